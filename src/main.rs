@@ -1,0 +1,55 @@
+//! The `genred` command line.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// genred listens to music and says its genre.
+///
+/// It classifies audio files (WAV, FLAC, MP3, OGG Vorbis, AU) with the 28
+/// librosa features of the GTZAN "musicfeatures" dataset and an ONNX model,
+/// either once (`classify`) or continuously as a daemon (`run`) that watches
+/// drop folders and listens to a microphone.
+#[derive(Debug, Parser)]
+#[command(name = "genred", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon: watch the drop folders (and the microphone) and classify everything.
+    Run(cli::run::Args),
+    /// Classify audio files or folders once and print one line per file.
+    Classify(cli::classify::Args),
+    /// Print the 28 dataset features of audio files as CSV.
+    Features(cli::features::Args),
+    /// Measure a model's accuracy on a labelled feature CSV.
+    Evaluate(cli::evaluate::Args),
+    /// List the audio input devices and what they support.
+    Devices(cli::devices::Args),
+    /// Validate a config file and print the effective configuration.
+    CheckConfig(cli::check_config::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Run(args) => cli::run::run(args),
+        Command::Classify(args) => cli::classify::run(args),
+        Command::Features(args) => cli::features::run(args),
+        Command::Evaluate(args) => cli::evaluate::run(args),
+        Command::Devices(args) => cli::devices::run(args),
+        Command::CheckConfig(args) => cli::check_config::run(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("genred: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,4 +1,32 @@
 //! The 28 features of the GTZAN "musicfeatures" dataset, with librosa 0.6.1 semantics.
+//!
+//! The dataset was made with librosa 0.6.1, and a model trained on it must be fed the same
+//! numbers, so every step follows `../shared/reference/librosa-features.md` (the "spec"),
+//! including 0.6.1's dtypes where they decide a discrete outcome (a rolloff bin, a tuning
+//! histogram bin, a tempo lag, a beat).
+//!
+//! The computation is split in two, so that a live stream can reuse work between windows:
+//! - [`frame`]: everything that depends on one STFT frame's 2048 samples only (spectral shape,
+//!   rms, zcr, the log-mel column before the clip-wide floor, piptrack peaks, the power
+//!   spectrum for chroma). The STFT is computed once per frame and shared by all of them.
+//! - [`summary`]: everything that depends on the whole clip (the −80 dB floor relative to the
+//!   clip's maximum, the onset envelope, tempo, beats, tuning and thus chroma, the means).
+//!
+//! [`Extractor::extract`] is all frames followed by the summary; [`IncrementalExtractor`]
+//! keeps the frames of a sliding window and recomputes only the new ones.
+
+mod chroma;
+mod frame;
+
+mod mfcc;
+mod rhythm;
+mod spectral;
+mod stft;
+mod summary;
+mod temporal;
+
+use frame::{FrameAnalyzer, FrameFeatures};
+use summary::Summarizer;
 
 /// Number of features per clip.
 pub const N_FEATURES: usize = 28;
@@ -34,3 +62,81 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "mfcc19",
     "mfcc20",
 ];
+
+/// The sample rate every feature assumes (librosa's default `sr`).
+pub const SAMPLE_RATE: u32 = 22050;
+
+/// STFT frame length; also the minimum clip length in samples (one full frame).
+pub const N_FFT: usize = 2048;
+
+/// Samples between consecutive frame centres.
+pub const HOP_LENGTH: usize = 512;
+
+/// One clip's 28 features, in the dataset's column order ([`FEATURE_NAMES`]):
+/// tempo in BPM, beats as a count, then the means of the frame-wise features.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Features(pub [f64; N_FEATURES]);
+
+impl Features {
+    /// The values in [`FEATURE_NAMES`] order.
+    pub fn as_array(&self) -> &[f64; N_FEATURES] {
+        &self.0
+    }
+}
+
+/// Why features could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    /// Fewer samples than one STFT frame: librosa's padding rules would not hold.
+    #[error("too short: {samples} samples, at least 2048 (one STFT frame) are needed")]
+    TooShort { samples: usize },
+}
+
+/// Reusable extractor: FFT plans, filterbanks and scratch, one per thread.
+pub struct Extractor {
+    frames: FrameAnalyzer,
+    summarizer: Summarizer,
+}
+
+impl Extractor {
+    /// Plans the FFTs and builds the filterbanks; reuse the extractor for many clips.
+    pub fn new() -> Self {
+        Extractor {
+            frames: FrameAnalyzer::new(),
+            summarizer: Summarizer::new(),
+        }
+    }
+
+    /// The 28 features of `samples` (mono, [`SAMPLE_RATE`] Hz, already cut to the clip).
+    pub fn extract(&mut self, samples: &[f32]) -> Result<Features, FeatureError> {
+        check_length(samples.len())?;
+        let mut frames: Vec<FrameFeatures> = (0..frame_count(samples.len()))
+            .map(|t| self.frames.analyze(samples, t * HOP_LENGTH))
+            .collect();
+        Ok(self.summarizer.summarize(&mut frames))
+    }
+}
+
+impl Default for Extractor {
+    fn default() -> Self {
+        Extractor::new()
+    }
+}
+
+/// The 28 features of `samples` with a fresh [`Extractor`]; keep an extractor for many clips.
+pub fn extract(samples: &[f32]) -> Result<Features, FeatureError> {
+    Extractor::new().extract(samples)
+}
+
+/// Number of centred frames librosa computes for `n_samples`: `1 + n_samples / HOP_LENGTH`.
+fn frame_count(n_samples: usize) -> usize {
+    1 + n_samples / HOP_LENGTH
+}
+
+fn check_length(samples: usize) -> Result<(), FeatureError> {
+    if samples < N_FFT {
+        Err(FeatureError::TooShort { samples })
+    } else {
+        Ok(())
+    }
+}

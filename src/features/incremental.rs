@@ -1,0 +1,1 @@
+//! Features of a sliding window over a stream (placeholder, being written).

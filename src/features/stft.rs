@@ -1,0 +1,159 @@
+//! One frame of librosa 0.6.1's `core.stft` (spec §3): centred frames with reflect padding,
+//! a periodic Hann window, the FFT in float64, the result stored as complex64.
+
+use std::f64::consts::PI;
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+
+use super::N_FFT;
+
+/// Frequency bins of the one-sided spectrum: `1 + N_FFT / 2`.
+pub(crate) const N_BINS: usize = N_FFT / 2 + 1;
+
+/// Hz between adjacent bins: `sr / n_fft = 10.7666015625`, exact in binary, so bin `k`'s
+/// frequency `k * BIN_HZ` equals librosa's `fft_frequencies` (a linspace) bit for bit.
+pub(crate) const BIN_HZ: f64 = super::SAMPLE_RATE as f64 / N_FFT as f64;
+
+/// The centre frequency of bin `k` (librosa `fft_frequencies`).
+pub(crate) fn bin_frequency(k: usize) -> f64 {
+    k as f64 * BIN_HZ
+}
+
+/// How a centred frame is completed where it reaches past the signal's ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Padding {
+    /// `np.pad(mode='reflect')`: mirrored without repeating the edge sample; 0.6.1's stft and rms.
+    Reflect,
+    /// `np.pad(mode='edge')`: the edge sample repeated; zero_crossing_rate in every version.
+    Edge,
+}
+
+/// Fills `frame` with the `N_FFT` samples centred on `signal[centre]`, i.e. frame `t` of
+/// `np.pad(signal, N_FFT / 2, mode)` when `centre = t * HOP_LENGTH`.
+///
+/// `signal` must hold at least `N_FFT / 2 + 1` samples, so that one reflection suffices.
+pub(crate) fn centred_frame(signal: &[f32], centre: usize, padding: Padding, frame: &mut [f32]) {
+    let len = signal.len() as isize;
+    let start = centre as isize - (N_FFT / 2) as isize;
+    let interior = start >= 0 && start + N_FFT as isize <= len;
+    if interior {
+        frame.copy_from_slice(&signal[start as usize..start as usize + N_FFT]);
+        return;
+    }
+    for (n, sample) in frame.iter_mut().enumerate() {
+        let index = start + n as isize;
+        let source = match padding {
+            Padding::Reflect if index < 0 => -index,
+            Padding::Reflect if index >= len => 2 * (len - 1) - index,
+            Padding::Reflect => index,
+            Padding::Edge => index.clamp(0, len - 1),
+        };
+        *sample = signal[source as usize];
+    }
+}
+
+/// The periodic Hann window of scipy's `get_window('hann', N_FFT, fftbins=True)`:
+/// `0.5 + 0.5 cos(linspace(-π, π, N_FFT + 1)[n])`, the same arithmetic as scipy's.
+fn periodic_hann(len: usize) -> Vec<f64> {
+    let step = 2.0 * PI / len as f64;
+    (0..len)
+        .map(|n| 0.5 + 0.5 * (n as f64 * step - PI).cos())
+        .collect()
+}
+
+/// The magnitude spectrum of one frame, with plan, window and buffers reused between frames.
+pub(crate) struct Stft {
+    fft: Arc<dyn RealToComplex<f64>>,
+    window: Vec<f64>,
+    windowed: Vec<f64>,
+    spectrum: Vec<Complex<f64>>,
+    scratch: Vec<Complex<f64>>,
+}
+
+impl Stft {
+    pub(crate) fn new() -> Self {
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(N_FFT);
+        Stft {
+            window: periodic_hann(N_FFT),
+            windowed: fft.make_input_vec(),
+            spectrum: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            fft,
+        }
+    }
+
+    /// `S = |X|` of one `N_FFT`-sample frame, as librosa stores it: the windowed FFT runs in
+    /// float64 (window f64 × frame f32 promotes), `X` is rounded to complex64 and the
+    /// magnitude is the float32 `hypot` of its parts.
+    pub(crate) fn magnitude(&mut self, frame: &[f32], magnitude: &mut [f32]) {
+        for ((out, &w), &x) in self.windowed.iter_mut().zip(&self.window).zip(frame) {
+            *out = w * f64::from(x);
+        }
+        self.fft
+            .process_with_scratch(&mut self.windowed, &mut self.spectrum, &mut self.scratch)
+            .expect("the buffers were sized by the plan itself");
+        for (out, x) in magnitude.iter_mut().zip(&self.spectrum) {
+            *out = (x.re as f32).hypot(x.im as f32);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bin_frequencies_are_librosa_fft_frequencies() {
+        // librosa.fft_frequencies(sr=22050, n_fft=2048)[[1, 1024]]
+        assert_eq!(bin_frequency(1), 10.7666015625);
+        assert_eq!(bin_frequency(N_BINS - 1), 11025.0);
+    }
+
+    #[test]
+    fn reflect_padding_mirrors_without_repeating_the_edge() {
+        // np.pad(np.arange(2049), 1024, mode='reflect')[:3] == [1024, 1023, 1022]
+        let signal: Vec<f32> = (0..2049).map(|i| i as f32).collect();
+        let mut frame = vec![0.0; N_FFT];
+        centred_frame(&signal, 0, Padding::Reflect, &mut frame);
+        assert_eq!(&frame[..3], &[1024.0, 1023.0, 1022.0]);
+        assert_eq!(frame[1024], 0.0);
+        centred_frame(&signal, 2048, Padding::Reflect, &mut frame);
+        // y_pad[1024 + N - 1 + j] = y[N - 1 - j]
+        assert_eq!(&frame[1024..1027], &[2048.0, 2047.0, 2046.0]);
+    }
+
+    #[test]
+    fn edge_padding_repeats_the_edge_sample() {
+        let signal: Vec<f32> = (0..2049).map(|i| i as f32 + 5.0).collect();
+        let mut frame = vec![0.0; N_FFT];
+        centred_frame(&signal, 0, Padding::Edge, &mut frame);
+        assert!(frame[..1024].iter().all(|&x| x == 5.0));
+        assert_eq!(frame[1025], 6.0);
+    }
+
+    #[test]
+    fn hann_is_scipy_periodic_hann() {
+        let w = periodic_hann(N_FFT);
+        assert_eq!(w[0], 0.0);
+        assert!((w[1024] - 1.0).abs() < 1e-15);
+        // scipy.signal.get_window('hann', 2048)[512] == 0.5 (to round-off)
+        assert!((w[512] - 0.5).abs() < 1e-15);
+    }
+
+    #[test]
+    fn a_bin_centred_sine_peaks_at_its_bin() {
+        // A full-scale cosine at bin 100 under a Hann window: |X[100]| = N/4 = 512,
+        // |X[99]| = |X[101]| = N/8 = 256 (the window's transform), the rest ~0.
+        let frame: Vec<f32> = (0..N_FFT)
+            .map(|n| (2.0 * PI * 100.0 * n as f64 / N_FFT as f64).cos() as f32)
+            .collect();
+        let mut stft = Stft::new();
+        let mut magnitude = vec![0.0; N_BINS];
+        stft.magnitude(&frame, &mut magnitude);
+        assert!((magnitude[100] - 512.0).abs() < 1e-3);
+        assert!((magnitude[99] - 256.0).abs() < 1e-3);
+        assert!(magnitude[300] < 1e-3);
+    }
+}

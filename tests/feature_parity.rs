@@ -1,0 +1,203 @@
+//! The 28 features against librosa's own numbers: the published dataset rows of six real GTZAN
+//! clips, and librosa 0.6.1's output on the synthetic reference clips. Both live in
+//! `../shared` (not ours to redistribute), which CI always has: a missing file fails the test.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use genred::features::{extract, Features, FEATURE_NAMES, N_FEATURES};
+
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
+
+/// librosa.load(duration=30) keeps the first `round(30 · 22050)` samples.
+const CLIP_SAMPLES: usize = 30 * 22050;
+
+/// The acceptance tolerance of every column but tempo and beats: 1e-4 relative, or 1e-4
+/// absolute for values below 1 in magnitude.
+const TOLERANCE: f64 = 1e-4;
+
+fn shared(relative: &str) -> PathBuf {
+    Path::new(SHARED).join(relative)
+}
+
+/// The rows of a feature CSV (header `filename,tempo,…,mfcc20[,label]`), by file name.
+fn read_rows(csv: &Path) -> Vec<(String, [f64; N_FEATURES])> {
+    let text = std::fs::read_to_string(csv)
+        .unwrap_or_else(|e| panic!("{}: {e} (tests need ../shared)", csv.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    assert_eq!(
+        &header[1..=N_FEATURES],
+        &FEATURE_NAMES,
+        "{}: header",
+        csv.display()
+    );
+    lines
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            let mut row = [0.0; N_FEATURES];
+            for (value, text) in row.iter_mut().zip(&fields[1..=N_FEATURES]) {
+                *value = text
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{}: {text:?}: {e}", csv.display()));
+            }
+            (fields[0].to_string(), row)
+        })
+        .collect()
+}
+
+fn expected_row(csv: &str, file_name: &str) -> [f64; N_FEATURES] {
+    read_rows(&shared(csv))
+        .into_iter()
+        .find(|(name, _)| name == file_name)
+        .unwrap_or_else(|| panic!("{csv} has no row for {file_name}"))
+        .1
+}
+
+/// Reads a 16-bit PCM mono WAV as librosa 0.6.1 does (x / 32768, first 30 s).
+/// Temporary: replaced by `genred::audio::load` once the audio module lands.
+fn read_wav_16bit_mono(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{}: {e} (tests need ../shared)", path.display()));
+    let mut offset = 12;
+    while offset + 8 <= bytes.len() {
+        let id = &bytes[offset..offset + 4];
+        let size = u32::from_le_bytes([
+            bytes[offset + 4],
+            bytes[offset + 5],
+            bytes[offset + 6],
+            bytes[offset + 7],
+        ]) as usize;
+        let body = &bytes[offset + 8..(offset + 8 + size).min(bytes.len())];
+        if id == b"fmt " {
+            assert_eq!(
+                u16::from_le_bytes([body[2], body[3]]),
+                1,
+                "{}: mono",
+                path.display()
+            );
+            assert_eq!(
+                u16::from_le_bytes([body[14], body[15]]),
+                16,
+                "{}: 16-bit",
+                path.display()
+            );
+        }
+        if id == b"data" {
+            return body
+                .chunks_exact(2)
+                .take(CLIP_SAMPLES)
+                .map(|s| f32::from(i16::from_le_bytes([s[0], s[1]])) / 32768.0)
+                .collect();
+        }
+        offset += 8 + size + size % 2;
+    }
+    panic!("{}: no data chunk", path.display())
+}
+
+fn features_of(path: &Path) -> Features {
+    let samples = read_wav_16bit_mono(path);
+    extract(&samples).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// How far `got` may be from `expected` in column `i`: exact for tempo and beats, else
+/// `relative` of the value, or `relative` absolute below magnitude 1.
+fn within(i: usize, expected: f64, got: f64, relative: f64) -> bool {
+    if i < 2 {
+        return expected == got;
+    }
+    (got - expected).abs() <= relative * expected.abs().max(1.0)
+}
+
+/// A per-column table of the clip's features, marking columns outside their tolerance;
+/// `None` when every column is within it.
+fn mismatches(
+    clip: &str,
+    expected: &[f64; N_FEATURES],
+    got: &Features,
+    tolerance: impl Fn(usize) -> f64,
+) -> Option<String> {
+    let got = got.as_array();
+    if (0..N_FEATURES).all(|i| within(i, expected[i], got[i], tolerance(i))) {
+        return None;
+    }
+    let mut table = format!(
+        "{clip}:\n{:<20} {:>22} {:>22} {:>10}\n",
+        "column", "expected", "got", "rel err"
+    );
+    for i in 0..N_FEATURES {
+        let relative_error =
+            (got[i] - expected[i]).abs() / expected[i].abs().max(f64::MIN_POSITIVE);
+        let flag = if within(i, expected[i], got[i], tolerance(i)) {
+            ""
+        } else {
+            "  <-- outside"
+        };
+        let _ = writeln!(
+            table,
+            "{:<20} {:>22} {:>22} {:>10.2e}{flag}",
+            FEATURE_NAMES[i], expected[i], got[i], relative_error
+        );
+    }
+    Some(table)
+}
+
+fn assert_clips_match(csv: &str, dir: &str, clips: &[&str]) {
+    let failures: Vec<String> = clips
+        .iter()
+        .filter_map(|clip| {
+            let expected = expected_row(csv, &clip.replace(".wav", csv_extension(csv)));
+            let got = features_of(&shared(dir).join(clip));
+            mismatches(clip, &expected, &got, |_| TOLERANCE)
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "features differ from {csv}:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// The published GTZAN rows name the clips by their original `.au` files.
+fn csv_extension(csv: &str) -> &'static str {
+    if csv.contains("published") {
+        ".au"
+    } else {
+        ".wav"
+    }
+}
+
+#[test]
+fn gtzan_clips_match_the_published_dataset_rows() {
+    assert_clips_match(
+        "fixtures/gtzan-audio/published_features.csv",
+        "fixtures/gtzan-audio",
+        &[
+            "blues.00000.wav",
+            "blues.00001.wav",
+            "blues.00002.wav",
+            "classical.00000.wav",
+            "classical.00001.wav",
+            "classical.00002.wav",
+        ],
+    );
+}
+
+#[test]
+fn reference_clips_match_librosa_0_6_1() {
+    assert_clips_match(
+        "reference/features_0.6.1.csv",
+        "reference/audio",
+        &[
+            "chords_22k.wav",
+            "chords_sharp30c_22k.wav",
+            "drums128_22k.wav",
+            "drums128_short8s_22k.wav",
+            "pink_noise_22k.wav",
+            "silence_22k.wav",
+            "speech_espeak.wav",
+            "sweep_22k.wav",
+            "white_noise_22k.wav",
+        ],
+    );
+}

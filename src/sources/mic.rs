@@ -6,10 +6,24 @@
 //! caller's thread, inside [`run`], drains the ring, resamples, extracts the
 //! features incrementally and runs the model.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+mod capture;
+mod predictor;
+mod wav;
 
-use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use ringbuf::traits::Consumer;
+use serde::{Deserialize, Serialize, Serializer};
+
+pub use capture::{list_input_devices, CaptureError, DeviceSupport, InputDeviceInfo};
+
+use crate::audio::resample::ResampleError;
+use crate::model::Classifier;
+use capture::Capture;
+use predictor::WindowPredictor;
 
 /// The `[mic]` section of the config.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -89,6 +103,9 @@ impl MicConfig {
     }
 }
 
+/// The `source` of every microphone prediction.
+pub const MIC_SOURCE: &str = "mic";
+
 /// One prediction over the current window, as written to the results file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MicPrediction {
@@ -102,8 +119,10 @@ pub struct MicPrediction {
     pub genre: Option<String>,
     /// The probability of `genre` (0 for silence).
     pub confidence: f32,
-    /// Every label's probability, in the model's label order (empty for silence).
-    pub probabilities: BTreeMap<String, f32>,
+    /// Every label's probability, in the model's label order (empty for
+    /// silence); serialized as a JSON object.
+    #[serde(serialize_with = "serialize_as_map")]
+    pub probabilities: Vec<(String, f32)>,
     /// The arg-max of the mean probabilities over recent non-silent windows.
     pub smoothed_genre: Option<String>,
     /// Seconds of audio in the window.
@@ -128,13 +147,255 @@ pub enum StartPolicy {
 /// Why the microphone could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum MicError {
-    /// No device could be opened at all.
-    #[error(
-        "no audio input: device \"{device}\" is not available ({reason}); no ALSA card and no \
-         PulseAudio server? set PULSE_SERVER or pick a device with `genred devices`"
-    )]
-    NoInput { device: String, reason: String },
     /// The configuration is invalid.
     #[error("invalid [mic] config: {0}")]
     Config(String),
+    /// The device could not be opened at start.
+    #[error(
+        "no audio input: {source}; is there an ALSA card or a PulseAudio server? \
+         set PULSE_SERVER or pick a device with `genred devices`"
+    )]
+    NoInput {
+        #[source]
+        source: CaptureError,
+    },
+    /// The device opened but failed before delivering usable audio.
+    #[error(
+        "no audio input: device \"{device}\" {problem}; \
+         pick a working device with `genred devices`"
+    )]
+    Unusable { device: String, problem: String },
+    /// The device's sample rate cannot be converted to 22050 Hz.
+    #[error("input device \"{device}\": {source}")]
+    Resample {
+        device: String,
+        #[source]
+        source: ResampleError,
+    },
+}
+
+/// How often the worker wakes to drain the ring and check the stream.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
+/// How long after opening the worker compares the delivered frames with the
+/// wall clock before it trusts the device.
+const PACING_CHECK: Duration = Duration::from_millis(500);
+/// A device delivering more than this many times its nominal rate has no
+/// clock (ALSA `null` gives millions of zeros a second).
+const MAX_PACE_RATIO: f64 = 2.0;
+/// No audio for this long means the stream has stalled.
+const STALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The first and the longest wait between attempts to reopen the device.
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// Dropped audio is reported at most this often.
+const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+/// Frames the worker moves out of the ring at a time.
+const DRAIN_BLOCK_FRAMES: usize = 8192;
+
+/// Listens to the configured device and sends a prediction to `emit` every
+/// hop, until `shutdown` is disconnected (or receives a message).
+///
+/// A device that fails or stalls is logged once, dropped here (never from the
+/// audio callback) and reopened with backoff, 100 ms doubling to 5 s; its
+/// return is logged too. At start, `policy` decides whether a device that
+/// cannot be used is an error ([`StartPolicy::FailFast`]) or retried.
+/// Predictions are not logged here: the daemon's sink does that.
+pub fn run(
+    config: &MicConfig,
+    classifier: Arc<Classifier>,
+    shutdown: &Receiver<()>,
+    policy: StartPolicy,
+    emit: &mut dyn FnMut(MicPrediction),
+) -> Result<(), MicError> {
+    config.validate().map_err(MicError::Config)?;
+    let mut retry_delay = FIRST_RETRY_DELAY;
+    let mut has_listened = false;
+    let mut outage_logged = false;
+    let mut dropped_before = 0;
+    loop {
+        let outcome = match Capture::open(&config.device) {
+            Ok(capture) => {
+                let predictor = WindowPredictor::new(
+                    config,
+                    Arc::clone(&classifier),
+                    capture.format.sample_rate,
+                )
+                .map_err(|source| MicError::Resample {
+                    device: config.device.clone(),
+                    source,
+                })?;
+                let mut session = Session {
+                    capture,
+                    predictor,
+                    device: &config.device,
+                    dropped_before,
+                };
+                let outcome = session.listen(shutdown, emit, has_listened);
+                dropped_before = session.dropped_frames();
+                outcome
+            }
+            Err(source) => Outcome::Failed(MicError::NoInput { source }),
+        };
+        match outcome {
+            Outcome::Shutdown => return Ok(()),
+            Outcome::Lost(reason) => {
+                tracing::warn!(
+                    "mic: lost input device \"{}\": {reason}; reconnecting",
+                    config.device
+                );
+                has_listened = true;
+                outage_logged = true;
+                retry_delay = FIRST_RETRY_DELAY;
+            }
+            Outcome::Failed(error) => {
+                if !has_listened && policy == StartPolicy::FailFast {
+                    return Err(error);
+                }
+                if !outage_logged {
+                    tracing::warn!("mic: {error}; retrying");
+                    outage_logged = true;
+                }
+            }
+        }
+        if wait_or_shutdown(shutdown, retry_delay) {
+            return Ok(());
+        }
+        retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
+    }
+}
+
+/// How one opened stream ended.
+enum Outcome {
+    Shutdown,
+    /// It delivered audio, then failed or stalled.
+    Lost(String),
+    /// It never delivered usable audio.
+    Failed(MicError),
+}
+
+/// Sleeps for `delay` unless shutdown comes first; true on shutdown.
+fn wait_or_shutdown(shutdown: &Receiver<()>, delay: Duration) -> bool {
+    !matches!(shutdown.recv_timeout(delay), Err(RecvTimeoutError::Timeout))
+}
+
+/// One opened stream and the window it feeds.
+struct Session<'a> {
+    capture: Capture,
+    predictor: WindowPredictor,
+    device: &'a str,
+    /// Frames dropped by earlier streams of this run.
+    dropped_before: u64,
+}
+
+impl Session<'_> {
+    fn dropped_frames(&self) -> u64 {
+        self.dropped_before + self.capture.health.dropped_frames()
+    }
+
+    /// Checks the device's pacing, then drains, predicts and watches the
+    /// stream's health until it fails or shutdown.
+    fn listen(
+        &mut self,
+        shutdown: &Receiver<()>,
+        emit: &mut dyn FnMut(MicPrediction),
+        reconnecting: bool,
+    ) -> Outcome {
+        let opened = Instant::now();
+        if wait_or_shutdown(shutdown, PACING_CHECK) {
+            return Outcome::Shutdown;
+        }
+        if let Err(problem) = self.check_stream_start(opened.elapsed()) {
+            return Outcome::Failed(MicError::Unusable {
+                device: self.device.to_owned(),
+                problem,
+            });
+        }
+        let format = self.capture.format;
+        if reconnecting {
+            tracing::info!("mic: input device \"{}\" is back ({format})", self.device);
+        } else {
+            tracing::info!(
+                "mic: listening on input device \"{}\" ({format})",
+                self.device
+            );
+        }
+        let mut block = vec![0.0f32; DRAIN_BLOCK_FRAMES];
+        let mut last_delivered = self.capture.health.delivered_frames();
+        let mut last_audio = Instant::now();
+        let mut reported_drops = self.dropped_frames();
+        let mut last_drop_report = Instant::now();
+        loop {
+            self.drain(&mut block, emit);
+            if let Some(error) = self.capture.health.failure() {
+                return Outcome::Lost(format!("stream error: {error}"));
+            }
+            let delivered = self.capture.health.delivered_frames();
+            if delivered != last_delivered {
+                last_delivered = delivered;
+                last_audio = Instant::now();
+            } else if last_audio.elapsed() >= STALL_TIMEOUT {
+                if delivered == 0 {
+                    return Outcome::Failed(MicError::Unusable {
+                        device: self.device.to_owned(),
+                        problem: format!("delivered no audio in {} s", STALL_TIMEOUT.as_secs()),
+                    });
+                }
+                return Outcome::Lost(format!(
+                    "no audio for {} s (stalled)",
+                    STALL_TIMEOUT.as_secs()
+                ));
+            }
+            let dropped = self.dropped_frames();
+            if dropped > reported_drops && last_drop_report.elapsed() >= DROP_REPORT_INTERVAL {
+                tracing::warn!(
+                    "mic: dropped {} frames of audio from \"{}\" (the worker fell behind; {dropped} in all)",
+                    dropped - reported_drops,
+                    self.device
+                );
+                reported_drops = dropped;
+                last_drop_report = Instant::now();
+            }
+            if wait_or_shutdown(shutdown, POLL_INTERVAL) {
+                return Outcome::Shutdown;
+            }
+        }
+    }
+
+    /// After the first moments of a stream: it must have delivered audio,
+    /// not failed, and not faster than its clock allows.
+    fn check_stream_start(&self, elapsed: Duration) -> Result<(), String> {
+        let health = &self.capture.health;
+        if let Some(error) = health.failure() {
+            return Err(format!("failed as it started: {error}"));
+        }
+        let delivered = health.delivered_frames();
+        let nominal_rate = f64::from(self.capture.format.sample_rate);
+        let delivered_rate = delivered as f64 / elapsed.as_secs_f64();
+        if delivered_rate > nominal_rate * MAX_PACE_RATIO {
+            return Err(format!(
+                "delivers {delivered_rate:.0} frames/s against a clock of {nominal_rate} Hz: \
+                 it has no clock (like ALSA `null`) and is refused"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Moves everything in the ring through the predictor.
+    fn drain(&mut self, block: &mut [f32], emit: &mut dyn FnMut(MicPrediction)) {
+        loop {
+            let frames = self.capture.frames.pop_slice(block);
+            if frames == 0 {
+                return;
+            }
+            let dropped = self.dropped_frames();
+            self.predictor.feed(&block[..frames], dropped, emit);
+        }
+    }
+}
+
+fn serialize_as_map<S: Serializer>(
+    pairs: &[(String, f32)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(pairs.iter().map(|(label, p)| (label, p)))
 }

@@ -5,7 +5,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use genred::features::{extract, Features, FEATURE_NAMES, N_FEATURES};
+use genred::features::{
+    extract, Features, IncrementalExtractor, FEATURE_NAMES, HOP_LENGTH, N_FEATURES, SAMPLE_RATE,
+};
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
 
@@ -199,5 +201,65 @@ fn reference_clips_match_librosa_0_6_1() {
             "sweep_22k.wav",
             "white_noise_22k.wav",
         ],
+    );
+}
+
+/// A live stream (drums then chords then speech, pushed in odd-sized blocks) analysed in
+/// 10 s windows every 129 hops (~3 s), as the microphone worker does: every window's
+/// features equal a batch extraction of the same samples, and consecutive windows reuse
+/// all frames but the new ones and those touching the window's edges.
+#[test]
+fn incremental_windows_equal_batch_extraction_and_reuse_frames() {
+    let stream: Vec<f32> = ["drums128_22k.wav", "chords_22k.wav", "speech_espeak.wav"]
+        .iter()
+        .flat_map(|clip| read_wav_16bit_mono(&shared("reference/audio").join(clip)))
+        .collect();
+    let window_len = 10 * SAMPLE_RATE as usize;
+    let hop = 129 * HOP_LENGTH;
+    let block = 1237;
+
+    let mut incremental = IncrementalExtractor::new(window_len);
+    let mut pushed = 0;
+    let mut next_analysis = window_len;
+    let mut windows = 0;
+    while next_analysis <= stream.len() {
+        // Odd-sized blocks, cut where the worker analyses: every `hop` samples.
+        let end = (pushed + block).min(next_analysis);
+        incremental.push(&stream[pushed..end]);
+        pushed = end;
+        if pushed < next_analysis {
+            continue;
+        }
+        next_analysis += hop;
+        let before = incremental.frames_computed();
+        let got = incremental
+            .extract()
+            .unwrap_or_else(|e| panic!("window ending at {pushed}: {e}"));
+        let window = incremental.window_samples();
+        assert_eq!(window, &stream[pushed - window_len..pushed]);
+        let expected =
+            extract(&window).unwrap_or_else(|e| panic!("window ending at {pushed}: {e}"));
+        let clip = format!("window ending at {pushed}");
+        if let Some(table) = mismatches(&clip, expected.as_array(), &got, |_| 0.0) {
+            panic!("incremental features differ from batch:\n{table}");
+        }
+        if windows > 0 {
+            // The hop's new frames, plus the 2 frames at the left edge and up to 3 at the
+            // right that need padding, are computed; all others are reused.
+            let computed = incremental.frames_computed() - before;
+            let new_frames = (hop / HOP_LENGTH) as u64;
+            assert!(
+                computed <= new_frames + 5,
+                "window {windows} computed {computed} frames"
+            );
+        }
+        windows += 1;
+    }
+    assert!(windows >= 25, "only {windows} windows");
+    let all_frames = (windows * (1 + window_len / HOP_LENGTH)) as u64;
+    assert!(
+        incremental.frames_computed() < all_frames / 2,
+        "{} of {all_frames} frames computed",
+        incremental.frames_computed()
     );
 }

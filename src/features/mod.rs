@@ -17,13 +17,15 @@
 
 mod chroma;
 mod frame;
-
+mod incremental;
 mod mfcc;
 mod rhythm;
 mod spectral;
 mod stft;
 mod summary;
 mod temporal;
+
+pub use incremental::IncrementalExtractor;
 
 use frame::{FrameAnalyzer, FrameFeatures};
 use summary::Summarizer;

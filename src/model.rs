@@ -1,1 +1,365 @@
-//! (being written)
+//! Genre classifiers: self-describing ONNX models run by tract.
+//!
+//! A model takes the 28 raw features ([`FEATURE_NAMES`] order) as a `[1, 28]`
+//! float32 tensor and returns the probabilities of its labels as `[1, n]`.
+//! Standardization is inside the graph, and the ONNX `metadata_props` say what
+//! the outputs mean (`labels`, a JSON list) and what the inputs must be
+//! (`feature_names`, a JSON list): genred needs nothing but the file.
+//!
+//! The plan is optimized once at load for batch 1 (tract optimizes an LSTM only
+//! when its batch is concrete) and shared by every prediction, from any thread.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+
+use crate::features::{Features, FEATURE_NAMES, N_FEATURES};
+
+/// The shipped default model (pop vs classical), relative to genred's folder.
+pub const DEFAULT_MODEL: &str = "models/genre-2.onnx";
+
+/// The prefix tract gives the ONNX `metadata_props` among a model's properties.
+const METADATA_PREFIX: &str = "onnx.metadata_props.";
+/// The metadata key holding the output labels (JSON list of strings).
+const LABELS_KEY: &str = "labels";
+/// The metadata key holding the expected input features (JSON list of strings).
+const FEATURE_NAMES_KEY: &str = "feature_names";
+
+/// Why a model could not be loaded or run. Each message names the model file.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The file could not be opened or read.
+    #[error("model {}: cannot read the file: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is empty, truncated, not ONNX, or uses what tract cannot run.
+    #[error("model {}: not a usable ONNX model: {reason}", path.display())]
+    NotOnnx { path: PathBuf, reason: String },
+    /// The model does not take one `[1, 28]` float tensor.
+    #[error("model {}: input must be [1, {N_FEATURES}] features, {reason}", path.display())]
+    BadInput { path: PathBuf, reason: String },
+    /// The model does not give one `[1, n]` probability row.
+    #[error("model {}: output must be [1, n_labels] probabilities, {reason}", path.display())]
+    BadOutput { path: PathBuf, reason: String },
+    /// A metadata entry is missing or malformed.
+    #[error("model {}: metadata `{key}` {reason}", path.display())]
+    BadMetadata {
+        path: PathBuf,
+        key: &'static str,
+        reason: String,
+    },
+    /// The number of labels differs from the number of outputs.
+    #[error(
+        "model {}: metadata `labels` lists {labels} labels but the model outputs {outputs} probabilities",
+        path.display()
+    )]
+    LabelCountMismatch {
+        path: PathBuf,
+        labels: usize,
+        outputs: usize,
+    },
+    /// The model expects other features than genred computes.
+    #[error(
+        "model {}: metadata `feature_names` is not genred's 28 features in the dataset's order (first difference at position {position}: model `{model}`, genred `{genred}`)",
+        path.display()
+    )]
+    FeatureMismatch {
+        path: PathBuf,
+        position: usize,
+        model: String,
+        genred: String,
+    },
+    /// tract failed while running the plan.
+    #[error("model {}: inference failed: {reason}", path.display())]
+    Inference { path: PathBuf, reason: String },
+}
+
+/// A loaded genre model, ready to predict. Cheap to share: `Send + Sync`.
+#[derive(Debug)]
+pub struct Classifier {
+    path: PathBuf,
+    name: String,
+    labels: Vec<String>,
+    metadata: BTreeMap<String, String>,
+    plan: Arc<TypedSimplePlan>,
+}
+
+impl Classifier {
+    /// Loads, validates and optimizes the model at `path`.
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        let not_onnx = |reason: String| ModelError::NotOnnx {
+            path: path.to_owned(),
+            reason,
+        };
+        if bytes.is_empty() {
+            return Err(not_onnx("the file is empty".to_owned()));
+        }
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut bytes.as_slice())
+            .map_err(|err| not_onnx(format!("{err:#}")))?;
+
+        let metadata = metadata_of(&model);
+        check_input(path, &model)?;
+        let labels = labels_of(path, &metadata)?;
+        check_feature_names(path, &metadata)?;
+
+        let batch_of_one = f32::fact([1, N_FEATURES]).into();
+        let typed = model
+            .with_input_fact(0, batch_of_one)
+            .and_then(|model| model.into_optimized())
+            .map_err(|err| ModelError::BadInput {
+                path: path.to_owned(),
+                reason: format!("the graph does not accept it: {err:#}"),
+            })?;
+        check_output(path, &typed, labels.len())?;
+        let plan = typed
+            .into_runnable()
+            .map_err(|err| not_onnx(format!("{err:#}")))?;
+
+        Ok(Classifier {
+            path: path.to_owned(),
+            name: model_name(path),
+            labels,
+            metadata,
+            plan,
+        })
+    }
+
+    /// The file the model was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The model's name, its file stem (`genre-2` for `models/genre-2.onnx`),
+    /// as recorded in results.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The genres, in the order of [`Classifier::predict`]'s probabilities.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// A `metadata_props` entry of the ONNX file (`test_accuracy`, `split`, ...).
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    /// The probability of each label (same order as [`Classifier::labels`]).
+    pub fn predict(&self, features: &Features) -> Result<Vec<f32>, ModelError> {
+        let failed = |err: TractError| ModelError::Inference {
+            path: self.path.clone(),
+            reason: format!("{err:#}"),
+        };
+        // The model is float32; the features' f64 precision is not needed there.
+        let row: Vec<f32> = features.as_array().iter().map(|&v| v as f32).collect();
+        let input = Tensor::from_shape(&[1, N_FEATURES], &row).map_err(failed)?;
+        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(failed)?;
+        let probabilities = outputs
+            .first()
+            .ok_or_else(|| failed(TractError::msg("the model produced no output")))?
+            .try_as_plain_ram()
+            .and_then(|view| view.as_slice::<f32>().map(<[f32]>::to_vec))
+            .map_err(failed)?;
+        Ok(probabilities)
+    }
+}
+
+/// `models/genre-2.onnx` → `genre-2`.
+fn model_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// The ONNX `metadata_props` entries, without tract's property prefix.
+fn metadata_of(model: &InferenceModel) -> BTreeMap<String, String> {
+    model
+        .properties
+        .iter()
+        .filter_map(|(key, value)| {
+            let key = key.strip_prefix(METADATA_PREFIX)?;
+            let value = value.try_as_plain_ram().ok()?.to_scalar::<String>().ok()?;
+            Some((key.to_owned(), value.clone()))
+        })
+        .collect()
+}
+
+/// One input whose declared shape, where the file declares it, is `[_, 28]`.
+fn check_input(path: &Path, model: &InferenceModel) -> Result<(), ModelError> {
+    let bad_input = |reason: String| ModelError::BadInput {
+        path: path.to_owned(),
+        reason,
+    };
+    if model.inputs.len() != 1 {
+        return Err(bad_input(format!(
+            "the model has {} inputs",
+            model.inputs.len()
+        )));
+    }
+    let fact = model
+        .input_fact(0)
+        .map_err(|err| bad_input(format!("{err:#}")))?;
+    let declared: Vec<Option<TDim>> = fact.shape.dims().map(|dim| dim.concretize()).collect();
+    match declared.as_slice() {
+        [] | [_, None] => Ok(()),
+        [_, Some(width)] if *width == TDim::from(N_FEATURES) => Ok(()),
+        [_, Some(width)] => Err(bad_input(format!("the model takes {width} features"))),
+        dims => Err(bad_input(format!(
+            "the model's input has rank {}",
+            dims.len()
+        ))),
+    }
+}
+
+/// One output of shape `[1, n_labels]`.
+fn check_output(path: &Path, model: &TypedModel, n_labels: usize) -> Result<(), ModelError> {
+    let bad_output = |reason: String| ModelError::BadOutput {
+        path: path.to_owned(),
+        reason,
+    };
+    if model.outputs.len() != 1 {
+        return Err(bad_output(format!(
+            "the model has {} outputs",
+            model.outputs.len()
+        )));
+    }
+    let fact = model
+        .output_fact(0)
+        .map_err(|err| bad_output(format!("{err:#}")))?;
+    let shape = fact
+        .shape
+        .as_concrete()
+        .ok_or_else(|| bad_output(format!("its shape {:?} is not concrete", fact.shape)))?;
+    match shape {
+        [1, outputs] if *outputs == n_labels => Ok(()),
+        [1, outputs] => Err(ModelError::LabelCountMismatch {
+            path: path.to_owned(),
+            labels: n_labels,
+            outputs: *outputs,
+        }),
+        other => Err(bad_output(format!("it is {other:?}"))),
+    }
+}
+
+/// Parses a metadata entry holding a JSON list of strings.
+fn string_list(
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+    key: &'static str,
+) -> Result<Option<Vec<String>>, ModelError> {
+    let Some(json) = metadata.get(key) else {
+        return Ok(None);
+    };
+    serde_json::from_str(json)
+        .map(Some)
+        .map_err(|err| ModelError::BadMetadata {
+            path: path.to_owned(),
+            key,
+            reason: format!("is not a JSON list of strings: {err}"),
+        })
+}
+
+/// The required, non-empty `labels` list.
+fn labels_of(path: &Path, metadata: &BTreeMap<String, String>) -> Result<Vec<String>, ModelError> {
+    let bad = |reason: &str| ModelError::BadMetadata {
+        path: path.to_owned(),
+        key: LABELS_KEY,
+        reason: reason.to_owned(),
+    };
+    match string_list(path, metadata, LABELS_KEY)? {
+        None => Err(bad("is missing")),
+        Some(labels) if labels.is_empty() => Err(bad("is empty")),
+        Some(labels) => Ok(labels),
+    }
+}
+
+/// The optional `feature_names` list must be genred's features, in order.
+fn check_feature_names(path: &Path, metadata: &BTreeMap<String, String>) -> Result<(), ModelError> {
+    let Some(names) = string_list(path, metadata, FEATURE_NAMES_KEY)? else {
+        return Ok(());
+    };
+    let longest = names.len().max(N_FEATURES);
+    let first_difference =
+        (0..longest).find(|&i| names.get(i).map(String::as_str) != FEATURE_NAMES.get(i).copied());
+    match first_difference {
+        None => Ok(()),
+        Some(position) => Err(ModelError::FeatureMismatch {
+            path: path.to_owned(),
+            position,
+            model: names
+                .get(position)
+                .cloned()
+                .unwrap_or_else(|| "(none)".to_owned()),
+            genred: FEATURE_NAMES
+                .get(position)
+                .map_or("(none)", |name| name)
+                .to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata_with(key: &str, value: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([(key.to_owned(), value.to_owned())])
+    }
+
+    #[test]
+    fn feature_names_must_be_genreds_in_order() {
+        let path = Path::new("m.onnx");
+        let ours = serde_json::to_string(&FEATURE_NAMES).unwrap();
+        assert!(check_feature_names(path, &metadata_with(FEATURE_NAMES_KEY, &ours)).is_ok());
+
+        let mut swapped = FEATURE_NAMES;
+        swapped.swap(0, 1);
+        let swapped = serde_json::to_string(&swapped).unwrap();
+        let err =
+            check_feature_names(path, &metadata_with(FEATURE_NAMES_KEY, &swapped)).unwrap_err();
+        assert!(
+            matches!(err, ModelError::FeatureMismatch { position: 0, .. }),
+            "{err}"
+        );
+
+        let short = serde_json::to_string(&FEATURE_NAMES[..27]).unwrap();
+        let err = check_feature_names(path, &metadata_with(FEATURE_NAMES_KEY, &short)).unwrap_err();
+        assert!(
+            matches!(err, ModelError::FeatureMismatch { position: 27, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn labels_must_be_a_non_empty_json_list() {
+        let path = Path::new("m.onnx");
+        let labels = labels_of(path, &metadata_with(LABELS_KEY, r#"["pop","classical"]"#)).unwrap();
+        assert_eq!(labels, ["pop", "classical"]);
+        for bad in [r#"[]"#, r#""pop""#, "not json"] {
+            let err = labels_of(path, &metadata_with(LABELS_KEY, bad)).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ModelError::BadMetadata {
+                        key: LABELS_KEY,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        let err = labels_of(path, &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("`labels` is missing"), "{err}");
+    }
+}

@@ -1,8 +1,345 @@
+//! `genred evaluate`: a model's accuracy, per-class recall and confusion
+//! matrix on a labelled feature CSV.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use anyhow::{bail, Context as _};
+use serde::Serialize;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+use genred::features::{Features, FEATURE_NAMES, N_FEATURES};
+use genred::model::{Classifier, DEFAULT_MODEL};
+
+/// Measure a model's accuracy on a labelled feature CSV.
+///
+/// The CSV is in the dataset's format (the Kaggle "musicfeatures" data.csv,
+/// or `genred features` output with a `label` column added): a header with
+/// `filename`, the 28 feature columns by name in any order, and `label`.
+/// Rows whose label the model does not know are skipped and counted, so a
+/// two-genre model can be evaluated on the ten-genre table.
+///
+/// Example: the shipped models on GTZAN's artist-disjoint test split:
+///
+///   genred evaluate --model models/genre-10.onnx data.csv --only splits/test_filtered.txt
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The ONNX model to evaluate.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_MODEL)]
+    model: PathBuf,
+
+    /// Labelled feature CSV: `filename`, the 28 features, `label`.
+    #[arg(value_name = "CSV")]
+    csv: PathBuf,
+
+    /// Keep only the rows whose file is listed in LIST, one path per line
+    /// (such as `blues/blues.00012.wav`); files match by name without folder
+    /// and extension, so `blues.00012.au` in the CSV is kept.
+    #[arg(long, value_name = "LIST")]
+    only: Option<PathBuf>,
+
+    /// Print one JSON object instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let classifier = Classifier::load(&args.model)?;
+    let only = args.only.as_deref().map(read_split_list).transpose()?;
+    let table = LabelledTable::read(&args.csv)?;
+    let report = evaluate(&classifier, &table, only.as_ref(), &args)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `evaluate` measured; also its `--json` output.
+#[derive(Debug, Serialize)]
+struct Report {
+    model: String,
+    model_path: PathBuf,
+    csv: PathBuf,
+    only: Option<PathBuf>,
+    /// Rows the model classified.
+    rows: usize,
+    correct: usize,
+    accuracy: f64,
+    /// Rows left out because their file is not in the `--only` list.
+    rows_not_in_only: usize,
+    /// Rows left out because the model does not know their label, by label.
+    rows_with_unknown_label: BTreeMap<String, usize>,
+    labels: Vec<String>,
+    /// Recall of each label; `null` for a label without rows.
+    recall: BTreeMap<String, Option<f64>>,
+    /// `confusion[true][predicted]`, in `labels` order.
+    confusion: Vec<Vec<usize>>,
+}
+
+fn evaluate(
+    classifier: &Classifier,
+    table: &LabelledTable,
+    only: Option<&HashSet<String>>,
+    args: &Args,
+) -> anyhow::Result<Report> {
+    let labels = classifier.labels();
+    let label_index: HashMap<&str, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| (label.as_str(), i))
+        .collect();
+    let mut confusion = vec![vec![0usize; labels.len()]; labels.len()];
+    let mut rows_not_in_only = 0;
+    let mut rows_with_unknown_label = BTreeMap::new();
+    for row in &table.rows {
+        if only.is_some_and(|stems| !stems.contains(&row.stem)) {
+            rows_not_in_only += 1;
+            continue;
+        }
+        let Some(&truth) = label_index.get(row.label.as_str()) else {
+            *rows_with_unknown_label
+                .entry(row.label.clone())
+                .or_insert(0) += 1;
+            continue;
+        };
+        let probabilities = classifier.predict(&row.features)?;
+        confusion[truth][most_probable(&probabilities)] += 1;
+    }
+    let rows: usize = confusion.iter().flatten().sum();
+    if rows == 0 {
+        bail!(
+            "{}: no row to evaluate: none has a label of model {} ({}){}",
+            args.csv.display(),
+            classifier.name(),
+            labels.join(", "),
+            args.only
+                .as_ref()
+                .map(|list| format!(" among those listed in {}", list.display()))
+                .unwrap_or_default()
+        );
+    }
+    let correct: usize = (0..labels.len()).map(|i| confusion[i][i]).sum();
+    let recall = labels
+        .iter()
+        .zip(&confusion)
+        .enumerate()
+        .map(|(i, (label, counts))| {
+            let total: usize = counts.iter().sum();
+            (
+                label.clone(),
+                (total > 0).then(|| counts[i] as f64 / total as f64),
+            )
+        })
+        .collect();
+    Ok(Report {
+        model: classifier.name().to_owned(),
+        model_path: classifier.path().to_owned(),
+        csv: args.csv.clone(),
+        only: args.only.clone(),
+        rows,
+        correct,
+        accuracy: correct as f64 / rows as f64,
+        rows_not_in_only,
+        rows_with_unknown_label,
+        labels: labels.to_vec(),
+        recall,
+        confusion,
+    })
+}
+
+/// Index of the highest probability (the first one on ties).
+fn most_probable(probabilities: &[f32]) -> usize {
+    probabilities
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &p)| {
+            if p > best.1 {
+                (i, p)
+            } else {
+                best
+            }
+        })
+        .0
+}
+
+impl Report {
+    /// Accuracy, per-class recall and the confusion matrix as plain text tables.
+    fn to_text(&self) -> String {
+        let mut text = String::new();
+        let skipped: usize = self.rows_with_unknown_label.values().sum();
+        let _ = writeln!(
+            text,
+            "model     {} ({})",
+            self.model,
+            self.model_path.display()
+        );
+        let _ = writeln!(text, "data      {}", self.csv.display());
+        if let Some(only) = &self.only {
+            let _ = writeln!(
+                text,
+                "only      {} ({} rows not listed left out)",
+                only.display(),
+                self.rows_not_in_only
+            );
+        }
+        let _ = writeln!(
+            text,
+            "rows      {} evaluated, {skipped} skipped for labels the model does not know",
+            self.rows
+        );
+        let _ = writeln!(
+            text,
+            "accuracy  {:.4} ({}/{})",
+            self.accuracy, self.correct, self.rows
+        );
+
+        let width = self
+            .labels
+            .iter()
+            .map(String::len)
+            .max()
+            .unwrap_or(0)
+            .max("true \\ predicted".len());
+        let _ = writeln!(text, "\n{:<width$}  recall", "label");
+        for (i, (label, counts)) in self.labels.iter().zip(&self.confusion).enumerate() {
+            let total: usize = counts.iter().sum();
+            let recall = self.recall.get(label).copied().flatten();
+            let shown = recall.map_or_else(|| "-".to_owned(), |r| format!("{r:.4}"));
+            let _ = writeln!(text, "{label:<width$}  {shown} ({}/{total})", counts[i]);
+        }
+
+        let column = self
+            .labels
+            .iter()
+            .map(String::len)
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        let _ = write!(text, "\n{:<width$}", "true \\ predicted");
+        for label in &self.labels {
+            let _ = write!(text, "  {label:>column$}");
+        }
+        text.push('\n');
+        for (label, counts) in self.labels.iter().zip(&self.confusion) {
+            let _ = write!(text, "{label:<width$}");
+            for count in counts {
+                let _ = write!(text, "  {count:>column$}");
+            }
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// The stems (file names without folder and extension) listed in a split file.
+fn read_split_list(path: &Path) -> anyhow::Result<HashSet<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read --only list {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(file_stem)
+        .collect())
+}
+
+/// `blues/blues.00012.wav` → `blues.00012`.
+fn file_stem(name: &str) -> String {
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    file.rsplit_once('.')
+        .map_or(file, |(stem, _)| stem)
+        .to_owned()
+}
+
+/// One labelled row of the CSV.
+struct LabelledRow {
+    stem: String,
+    label: String,
+    features: Features,
+}
+
+/// A labelled feature CSV, its columns found by name.
+struct LabelledTable {
+    rows: Vec<LabelledRow>,
+}
+
+impl LabelledTable {
+    /// Reads a plain comma-separated table without quoting, as the dataset and
+    /// `genred features` write it.
+    fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty());
+        let Some((_, header)) = lines.next() else {
+            bail!(
+                "{}: empty file, expected a header with filename, the features and label",
+                path.display()
+            );
+        };
+        let columns: Vec<&str> = header.split(',').map(str::trim).collect();
+        let column = |name: &str| {
+            columns
+                .iter()
+                .position(|&c| c == name)
+                .with_context(|| format!("{}: header has no `{name}` column", path.display()))
+        };
+        let filename_column = column("filename")?;
+        let label_column = column("label")?;
+        let mut feature_index = [0; N_FEATURES];
+        for (slot, name) in feature_index.iter_mut().zip(FEATURE_NAMES) {
+            *slot = column(name)?;
+        }
+
+        let rows = lines
+            .map(|(index, line)| {
+                let place = format!("{}:{}", path.display(), index + 1);
+                let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+                if fields.len() != columns.len() {
+                    bail!(
+                        "{place}: {} fields, the header has {}",
+                        fields.len(),
+                        columns.len()
+                    );
+                }
+                let mut features = [0.0; N_FEATURES];
+                for ((value, &column), name) in
+                    features.iter_mut().zip(&feature_index).zip(FEATURE_NAMES)
+                {
+                    *value = fields[column].parse().with_context(|| {
+                        format!("{place}: `{name}` is not a number: {:?}", fields[column])
+                    })?;
+                }
+                Ok(LabelledRow {
+                    stem: file_stem(fields[filename_column]),
+                    label: fields[label_column].to_owned(),
+                    features: Features(features),
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(LabelledTable { rows })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_drop_folder_and_extension() {
+        assert_eq!(file_stem("blues/blues.00012.wav"), "blues.00012");
+        assert_eq!(file_stem("blues.00081.au"), "blues.00081");
+        assert_eq!(file_stem("noextension"), "noextension");
+    }
+
+    #[test]
+    fn most_probable_takes_the_first_maximum() {
+        assert_eq!(most_probable(&[0.1, 0.7, 0.2]), 1);
+        assert_eq!(most_probable(&[0.5, 0.5]), 0);
+    }
 }

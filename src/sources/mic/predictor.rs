@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::audio::resample::{ResampleError, StreamResampler};
-use crate::features::{self, HOP_LENGTH, SAMPLE_RATE};
+use crate::features::{IncrementalExtractor, HOP_LENGTH, SAMPLE_RATE};
 use crate::model::Classifier;
 
 use super::wav::write_new_wav;
@@ -20,9 +20,10 @@ pub struct WindowPredictor {
     device: String,
     silence_rms: f32,
     resampler: StreamResampler,
-    /// The last `window_len` samples at 22050 Hz.
-    window: VecDeque<f32>,
-    window_len: usize,
+    /// The rolling window; reuses the frames consecutive windows share.
+    extractor: IncrementalExtractor,
+    /// Samples in a full window.
+    full_window_len: usize,
     /// Resampled audio not yet pushed into the extractor (reused buffer).
     resampled: Vec<f32>,
     /// Samples at 22050 Hz pushed into the extractor since the stream began.
@@ -49,8 +50,8 @@ impl WindowPredictor {
             device: config.device.clone(),
             silence_rms: config.silence_rms,
             resampler: StreamResampler::new(device_rate, SAMPLE_RATE)?,
-            window: VecDeque::with_capacity(window_len),
-            window_len,
+            extractor: IncrementalExtractor::new(window_len),
+            full_window_len: window_len,
             resampled: Vec::new(),
             pushed: 0,
             next_prediction_at: seconds_to_samples(config.min_window_s) as u64,
@@ -73,7 +74,7 @@ impl WindowPredictor {
         while start < self.resampled.len() {
             let until_due = (self.next_prediction_at - self.pushed) as usize;
             let end = self.resampled.len().min(start + until_due);
-            self.push_to_window(start, end);
+            self.extractor.push(&self.resampled[start..end]);
             self.pushed += (end - start) as u64;
             start = end;
             if self.pushed == self.next_prediction_at {
@@ -86,29 +87,22 @@ impl WindowPredictor {
         self.resampled.clear();
     }
 
-    /// Appends `resampled[start..end]` to the window, forgetting the oldest
-    /// samples beyond its length.
-    fn push_to_window(&mut self, start: usize, end: usize) {
-        self.window.extend(&self.resampled[start..end]);
-        let excess = self.window.len().saturating_sub(self.window_len);
-        self.window.drain(..excess);
-    }
-
     /// The prediction over the current window, or `None` (logged) when the
     /// features or the model fail on it.
     fn predict(&mut self, dropped_frames: u64) -> Option<MicPrediction> {
-        let window_len = self.window_len;
-        let window = self.window.make_contiguous();
+        let window = self.extractor.window_samples();
         if let Some(debug_wavs) = &mut self.debug_wavs {
-            debug_wavs.save(window);
+            debug_wavs.save(&window);
         }
         let window_s = window.len() as f64 / f64::from(SAMPLE_RATE);
-        let provisional = window.len() < window_len;
-        let silence = rms(window) < self.silence_rms;
+        let provisional = window.len() < self.full_window_len;
+        let silence = rms(&window) < self.silence_rms;
         let probabilities = if silence {
             Vec::new()
         } else {
-            let features = features::extract(window)
+            let features = self
+                .extractor
+                .extract()
                 .map_err(|error| tracing::warn!("mic: no prediction for this window: {error}"))
                 .ok()?;
             let probabilities = self

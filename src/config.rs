@@ -1,1 +1,536 @@
-//! (being written)
+//! The daemon's configuration: typed sections with defaults, validation that
+//! names the offending key, and the lookup order of the config file.
+//!
+//! Lookup: `--config FILE`, else `$GENRED_CONFIG`, else `./config/genred.toml`,
+//! else `/etc/genred/genred.toml`, else the built-in defaults. Relative paths
+//! inside the file are relative to the daemon's working directory (systemd's
+//! `WorkingDirectory=`), like the default drop folder `music`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sources::mic::MicConfig;
+use crate::window::WindowSpec;
+
+/// The environment variable that names the config file when `--config` is absent.
+pub const CONFIG_ENV_VAR: &str = "GENRED_CONFIG";
+/// The project-local config file, relative to the working directory.
+pub const LOCAL_CONFIG_PATH: &str = "config/genred.toml";
+/// The system-wide config file.
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/genred/genred.toml";
+
+/// The longest settle time accepted: an hour of waiting for a file to stop
+/// changing means something else is wrong.
+const MAX_SETTLE_S: f64 = 3600.0;
+
+/// Everything `genred run` needs to know.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub model: ModelConfig,
+    pub window: WindowSpec,
+    pub workers: WorkersConfig,
+    pub folder: FolderConfig,
+    pub results: ResultsConfig,
+    pub log: LogConfig,
+    pub mic: MicConfig,
+}
+
+/// The `[model]` section.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// The ONNX classifier; its labels come from its own metadata.
+    pub path: PathBuf,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("models/genre-2.onnx"),
+        }
+    }
+}
+
+/// The `[workers]` section: the pool that classifies files.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkersConfig {
+    /// Files classified at once; 0 means one per CPU core.
+    pub count: usize,
+}
+
+impl WorkersConfig {
+    /// The pool size: the configured count, or one worker per core.
+    pub fn resolved_count(&self) -> usize {
+        match self.count {
+            0 => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            count => count,
+        }
+    }
+}
+
+/// The `[folder]` section: the drop-folder source and what happens to its files.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FolderConfig {
+    /// Watch the folders at all.
+    pub enabled: bool,
+    /// The drop folders; missing ones are created at start.
+    pub paths: Vec<PathBuf>,
+    /// Also watch the folders' subfolders.
+    pub recursive: bool,
+    /// File name extensions to classify (case-insensitive, without the dot);
+    /// an empty list means every file.
+    pub extensions: Vec<String>,
+    /// Seconds a file's size and modification time must stay unchanged before
+    /// it is read, when the platform does not report that its writer closed it.
+    pub settle_s: f64,
+    /// What to do with a classified file.
+    pub action: FileAction,
+    /// Where `move` and `copy` put files, as `<target>/<genre>/<name>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<PathBuf>,
+    /// Where files that are not usable audio are moved; unset leaves them in place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<PathBuf>,
+}
+
+impl Default for FolderConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            paths: vec![PathBuf::from("music")],
+            recursive: true,
+            extensions: default_extensions(),
+            settle_s: 2.0,
+            action: FileAction::None,
+            target: None,
+            rejected: None,
+        }
+    }
+}
+
+// Until `audio::AUDIO_EXTENSIONS` lands: the formats the decoder reads.
+fn default_extensions() -> Vec<String> {
+    ["wav", "flac", "mp3", "ogg", "au"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+impl FolderConfig {
+    /// The settle time as a duration (validated finite and non-negative).
+    pub fn settle(&self) -> Duration {
+        Duration::from_secs_f64(self.settle_s)
+    }
+}
+
+/// What happens to a file once it has a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileAction {
+    /// Leave it where it is.
+    #[default]
+    None,
+    /// Move it into `<target>/<genre>/`.
+    Move,
+    /// Copy it into `<target>/<genre>/`, leaving the original.
+    Copy,
+}
+
+/// The `[results]` section.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResultsConfig {
+    /// The JSON Lines file every result and failure is appended to.
+    pub path: PathBuf,
+}
+
+impl Default for ResultsConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("results.jsonl"),
+        }
+    }
+}
+
+/// The `[log]` section.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Line format on standard error.
+    pub format: LogFormat,
+    /// A `tracing` filter: a level (`error`, `warn`, `info`, `debug`, `trace`)
+    /// or directives such as `info,genred::sources=debug`. `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Human,
+    /// One JSON object per event, for journald or a log shipper.
+    Json,
+}
+
+/// The command-line flags of `genred run` that override the file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// Replaces `folder.paths` when not empty.
+    pub watch: Vec<PathBuf>,
+    pub results: Option<PathBuf>,
+    pub model: Option<PathBuf>,
+    /// `--mic` / `--no-mic`.
+    pub mic: Option<bool>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// Where the effective configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOrigin {
+    /// `--config FILE` or `check-config FILE`.
+    Argument(PathBuf),
+    /// `$GENRED_CONFIG`.
+    Environment(PathBuf),
+    /// `./config/genred.toml`.
+    Local(PathBuf),
+    /// `/etc/genred/genred.toml`.
+    System(PathBuf),
+    /// No file was found.
+    BuiltIn,
+}
+
+impl ConfigOrigin {
+    /// The file read, if any.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Self::Argument(path)
+            | Self::Environment(path)
+            | Self::Local(path)
+            | Self::System(path) => Some(path),
+            Self::BuiltIn => None,
+        }
+    }
+}
+
+impl fmt::Display for ConfigOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Argument(path) => write!(f, "{} (given on the command line)", path.display()),
+            Self::Environment(path) => write!(f, "{} (from ${CONFIG_ENV_VAR})", path.display()),
+            Self::Local(path) => write!(f, "{} (in the working directory)", path.display()),
+            Self::System(path) => write!(f, "{} (system-wide)", path.display()),
+            Self::BuiltIn => f.write_str("built-in defaults (no config file found)"),
+        }
+    }
+}
+
+/// A configuration that could not be read or is not valid.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read the config file: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{origin}: {key}: {problem}")]
+    Invalid {
+        origin: String,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+/// A validated configuration and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub origin: ConfigOrigin,
+}
+
+impl LoadedConfig {
+    /// Finds, reads and validates the config, then applies `overrides`.
+    ///
+    /// `explicit` is `--config FILE`; it, like `$GENRED_CONFIG`, must exist.
+    pub fn load(explicit: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let origin = locate(explicit);
+        let mut config = match origin.path() {
+            Some(path) => Config::read(path)?,
+            None => Config::default(),
+        };
+        config.apply(overrides);
+        config
+            .validate()
+            .map_err(|(key, problem)| ConfigError::Invalid {
+                origin: origin.to_string(),
+                key,
+                problem,
+            })?;
+        Ok(Self { config, origin })
+    }
+}
+
+/// True for a level name, or for directives (which name a target with `=`
+/// or list several with `,`) that `tracing` accepts. A lone word that is not a
+/// level would be taken as a target name and silence everything: rejected.
+fn is_log_filter(text: &str) -> bool {
+    if text.contains(['=', ',']) {
+        tracing_subscriber::EnvFilter::try_new(text).is_ok()
+    } else {
+        text.parse::<tracing_subscriber::filter::LevelFilter>()
+            .is_ok()
+    }
+}
+
+/// The config file to read, by the lookup order.
+fn locate(explicit: Option<&Path>) -> ConfigOrigin {
+    if let Some(path) = explicit {
+        return ConfigOrigin::Argument(path.to_owned());
+    }
+    if let Some(path) = std::env::var_os(CONFIG_ENV_VAR).filter(|value| !value.is_empty()) {
+        return ConfigOrigin::Environment(PathBuf::from(path));
+    }
+    let local = PathBuf::from(LOCAL_CONFIG_PATH);
+    if local.is_file() {
+        return ConfigOrigin::Local(local);
+    }
+    let system = PathBuf::from(SYSTEM_CONFIG_PATH);
+    if system.is_file() {
+        return ConfigOrigin::System(system);
+    }
+    ConfigOrigin::BuiltIn
+}
+
+impl Config {
+    /// Reads and parses a config file (not yet validated).
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses TOML text; the message names the line, the key and what is allowed.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|err| err.to_string().trim_end().to_owned())
+    }
+
+    /// The configuration as TOML, as `check-config` prints it.
+    pub fn to_toml(&self) -> String {
+        // Every field is a plain string, number, bool, list or table, which TOML can hold.
+        toml::to_string(self).unwrap_or_else(|err| format!("# cannot render as TOML: {err}\n"))
+    }
+
+    /// Applies the command-line flags.
+    pub fn apply(&mut self, overrides: &Overrides) {
+        if !overrides.watch.is_empty() {
+            self.folder.paths.clone_from(&overrides.watch);
+            self.folder.enabled = true;
+        }
+        if let Some(results) = &overrides.results {
+            self.results.path.clone_from(results);
+        }
+        if let Some(model) = &overrides.model {
+            self.model.path.clone_from(model);
+        }
+        if let Some(mic) = overrides.mic {
+            self.mic.enabled = mic;
+        }
+        if let Some(format) = overrides.log_format {
+            self.log.format = format;
+        }
+    }
+
+    /// Checks what serde cannot: returns the key and what is allowed.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        self.window
+            .validate()
+            .map_err(|problem| ("window", problem))?;
+        self.mic.validate().map_err(|problem| ("mic", problem))?;
+        let folder = &self.folder;
+        if !(folder.settle_s.is_finite() && (0.0..=MAX_SETTLE_S).contains(&folder.settle_s)) {
+            return Err((
+                "folder.settle_s",
+                format!(
+                    "must be a number of seconds from 0 to {MAX_SETTLE_S}, got {}",
+                    folder.settle_s
+                ),
+            ));
+        }
+        if folder.enabled && folder.paths.is_empty() {
+            return Err((
+                "folder.paths",
+                "must name at least one folder while folder.enabled is true".to_owned(),
+            ));
+        }
+        if let Some(bad) = folder
+            .extensions
+            .iter()
+            .find(|extension| extension.is_empty() || extension.contains(['.', '/']))
+        {
+            return Err((
+                "folder.extensions",
+                format!("entries are bare extensions such as \"wav\", got \"{bad}\""),
+            ));
+        }
+        if folder.action != FileAction::None && folder.target.is_none() {
+            return Err((
+                "folder.target",
+                "is required when folder.action is \"move\" or \"copy\"".to_owned(),
+            ));
+        }
+        let empty_path =
+            |path: &Option<PathBuf>| path.as_ref().is_some_and(|p| p.as_os_str().is_empty());
+        if empty_path(&folder.target) {
+            return Err((
+                "folder.target",
+                "must not be empty; leave it out instead".to_owned(),
+            ));
+        }
+        if empty_path(&folder.rejected) {
+            return Err((
+                "folder.rejected",
+                "must not be empty; leave it out instead".to_owned(),
+            ));
+        }
+        if self.results.path.as_os_str().is_empty() {
+            return Err(("results.path", "must name a file".to_owned()));
+        }
+        if self.model.path.as_os_str().is_empty() {
+            return Err(("model.path", "must name an ONNX model file".to_owned()));
+        }
+        if !is_log_filter(&self.log.level) {
+            return Err((
+                "log.level",
+                format!(
+                    "must be off, error, warn, info, debug, trace or tracing directives such as \
+                     \"info,genred::sources=debug\", got \"{}\"",
+                    self.log.level
+                ),
+            ));
+        }
+        if !folder.enabled && !self.mic.enabled {
+            return Err((
+                "folder.enabled",
+                "nothing to do: enable the folder source or the microphone (mic.enabled)"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_the_defaults() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_shipped_config_file_parses_to_the_defaults() {
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/config/genred.toml");
+        let text = std::fs::read_to_string(shipped).unwrap();
+        assert_eq!(Config::parse(&text).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_printed_config_reads_back_the_same() {
+        let mut config = Config::default();
+        config.folder.action = FileAction::Move;
+        config.folder.target = Some(PathBuf::from("sorted"));
+        let printed = config.to_toml();
+        assert_eq!(Config::parse(&printed).unwrap(), config);
+    }
+
+    #[test]
+    fn an_unknown_key_is_rejected_by_name() {
+        let err = Config::parse("[folder]\nsettle = 3\n").unwrap_err();
+        assert!(err.contains("settle"), "{err}");
+        assert!(
+            err.contains("settle_s"),
+            "the allowed keys are listed: {err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_action_lists_the_allowed_ones() {
+        let err = Config::parse("[folder]\naction = \"delete\"\n").unwrap_err();
+        assert!(
+            err.contains("delete") && err.contains("move") && err.contains("copy"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let cases: [(&str, &str); 5] = [
+            ("[folder]\nsettle_s = -1.0\n", "folder.settle_s"),
+            ("[folder]\naction = \"move\"\n", "folder.target"),
+            ("[folder]\nextensions = [\".wav\"]\n", "folder.extensions"),
+            ("[log]\nlevel = \"loud\"\n", "log.level"),
+            ("[window]\nlength_s = 30.0\nhop_s = 0.0\n", "window"),
+        ];
+        for (text, key) in cases {
+            let config = Config::parse(text).unwrap();
+            let (named, problem) = config.validate().unwrap_err();
+            assert_eq!(named, key, "{text} → {problem}");
+        }
+    }
+
+    #[test]
+    fn overrides_replace_the_file_values() {
+        let mut config = Config::default();
+        config.apply(&Overrides {
+            watch: vec![PathBuf::from("/a"), PathBuf::from("/b")],
+            results: Some(PathBuf::from("/r.jsonl")),
+            model: Some(PathBuf::from("/m.onnx")),
+            mic: Some(true),
+            log_format: Some(LogFormat::Json),
+        });
+        assert_eq!(
+            config.folder.paths,
+            [PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert_eq!(config.results.path, PathBuf::from("/r.jsonl"));
+        assert_eq!(config.model.path, PathBuf::from("/m.onnx"));
+        assert!(config.mic.enabled);
+        assert_eq!(config.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn an_explicit_file_that_is_missing_is_an_error_naming_it() {
+        let err = LoadedConfig::load(
+            Some(Path::new("/nonexistent/genred.toml")),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("/nonexistent/genred.toml: "),
+            "{err}"
+        );
+    }
+}

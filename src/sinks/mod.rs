@@ -1,1 +1,4 @@
-//! (being written)
+//! Where results go: the results file, the log, and file actions.
+
+pub mod actions;
+pub mod results;

@@ -1,2 +1,4 @@
-//! (being written)
+//! Where audio comes from: drop folders ([`folder`]) and a live microphone ([`mic`]).
+
+pub mod folder;
 pub mod mic;

@@ -1,0 +1,247 @@
+//! The results file: JSON Lines, one record per line, appended whole and
+//! flushed per record, so a crash leaves it valid up to the last complete line.
+//!
+//! At start it is read back into the index of files that already have a
+//! result ([`SeenFiles`]): a file record carries the file's `size` and `mtime`
+//! for exactly that. genred only ever appends to it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+use crate::sources::folder::{FileIdentity, SeenFiles};
+
+/// The results file could not be opened, read or appended to.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error("{}: cannot open the results file: {source}", path.display())]
+    Open { path: PathBuf, source: io::Error },
+    #[error("{}: cannot append to the results file: {source}", path.display())]
+    Append { path: PathBuf, source: io::Error },
+}
+
+/// The open results file.
+#[derive(Debug)]
+pub struct ResultsFile {
+    path: PathBuf,
+    file: File,
+}
+
+/// The part of a record the restart index needs; other fields are ignored.
+#[derive(Debug, Deserialize)]
+struct IndexedRecord {
+    source: String,
+    path: Option<PathBuf>,
+    size: Option<u64>,
+    mtime: Option<String>,
+}
+
+impl ResultsFile {
+    /// Opens (or creates) the results file for appending, with the index of
+    /// the files it already has results for.
+    pub fn open(path: &Path) -> Result<(Self, SeenFiles), ResultsError> {
+        let error = |source| ResultsError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(parent) = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            fs::create_dir_all(parent).map_err(error)?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(error)?;
+        let seen = read_index(&file, path).map_err(error)?;
+        if ends_inside_a_line(&mut file).map_err(error)? {
+            // A crash cut the last record short: start ours on a fresh line.
+            file.write_all(b"\n").map_err(error)?;
+        }
+        let results = Self {
+            path: path.to_owned(),
+            file,
+        };
+        Ok((results, seen))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record as one line with a single write.
+    pub fn append(&mut self, record: &impl Serialize) -> Result<(), ResultsError> {
+        let error = |source| ResultsError::Append {
+            path: self.path.clone(),
+            source,
+        };
+        let mut line = serde_json::to_vec(record).map_err(|err| error(err.into()))?;
+        line.push(b'\n');
+        self.file.write_all(&line).map_err(error)?;
+        self.file.flush().map_err(error)
+    }
+
+    /// Makes everything appended durable (at shutdown).
+    pub fn sync(&self) -> Result<(), ResultsError> {
+        self.file
+            .sync_data()
+            .map_err(|source| ResultsError::Append {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+/// The modification time as a record stores it: RFC 3339 with nanoseconds, so
+/// that it compares exactly after a restart. `None` before 1970.
+pub fn format_mtime(modified: Option<SystemTime>) -> Option<String> {
+    modified
+        .filter(|time| time.duration_since(SystemTime::UNIX_EPOCH).is_ok())
+        .map(|time| humantime::format_rfc3339_nanos(time).to_string())
+}
+
+fn read_index(file: &File, path: &Path) -> io::Result<SeenFiles> {
+    let mut seen = SeenFiles::new();
+    for (number, line) in BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: IndexedRecord = match serde_json::from_str(&line) {
+            Ok(record) => record,
+            Err(err) => {
+                warn!(
+                    "{}:{}: not a results record, ignored: {err}",
+                    path.display(),
+                    number + 1
+                );
+                continue;
+            }
+        };
+        let (Some(file_path), Some(size)) = (record.path, record.size) else {
+            continue;
+        };
+        if record.source != "file" {
+            continue;
+        }
+        let modified = record
+            .mtime
+            .as_deref()
+            .and_then(|text| humantime::parse_rfc3339(text).ok());
+        seen.insert(file_path, FileIdentity { size, modified });
+    }
+    Ok(seen)
+}
+
+fn ends_inside_a_line(file: &mut File) -> io::Result<bool> {
+    let length = file.seek(SeekFrom::End(0))?;
+    if length == 0 {
+        return Ok(false);
+    }
+    file.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8];
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[derive(Serialize)]
+    struct Record<'a> {
+        source: &'a str,
+        path: &'a str,
+        size: Option<u64>,
+        mtime: Option<String>,
+    }
+
+    fn modified(seconds: u64, nanos: u32) -> Option<SystemTime> {
+        Some(SystemTime::UNIX_EPOCH + Duration::new(seconds, nanos))
+    }
+
+    #[test]
+    fn records_read_back_into_the_restart_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let (mut results, seen) = ResultsFile::open(&path).unwrap();
+        assert!(seen.is_empty());
+        let time = modified(1_700_000_000, 123_456_789);
+        results
+            .append(&Record {
+                source: "file",
+                path: "/m/a.wav",
+                size: Some(7),
+                mtime: format_mtime(time),
+            })
+            .unwrap();
+        // Without size (an internal failure, to be retried) or from the mic: not indexed.
+        results
+            .append(&Record {
+                source: "file",
+                path: "/m/b.wav",
+                size: None,
+                mtime: None,
+            })
+            .unwrap();
+        results
+            .append(&Record {
+                source: "mic",
+                path: "default",
+                size: Some(1),
+                mtime: None,
+            })
+            .unwrap();
+        drop(results);
+        let (_, seen) = ResultsFile::open(&path).unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(
+            seen[Path::new("/m/a.wav")],
+            FileIdentity {
+                size: 7,
+                modified: time
+            }
+        );
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_crash_does_not_swallow_the_next_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        fs::write(&path, "{\"source\":\"file\",\"pa").unwrap();
+        let (mut results, seen) = ResultsFile::open(&path).unwrap();
+        assert!(seen.is_empty());
+        results
+            .append(&Record {
+                source: "file",
+                path: "/m/a.wav",
+                size: Some(1),
+                mtime: None,
+            })
+            .unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        let last = text.lines().last().unwrap();
+        assert!(
+            serde_json::from_str::<serde_json::Value>(last).is_ok(),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("{\"source\":\"file\",\"pa\n"),
+            "the old bytes are kept: {text}"
+        );
+    }
+
+    #[test]
+    fn mtimes_before_1970_are_left_out() {
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(1);
+        assert_eq!(format_mtime(Some(before)), None);
+    }
+}

@@ -18,9 +18,10 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use symphonia::core::codecs::audio::well_known::{CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 
@@ -185,47 +186,36 @@ fn decode_with_symphonia(
     path: &Path,
     max_duration_s: Option<f64>,
 ) -> Result<Decoded, AudioError> {
-    let owned_path = || path.to_owned();
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(extension) = path.extension().and_then(|extension| extension.to_str()) {
-        hint.with_extension(extension);
-    }
-    let mut format = symphonia::default::get_probe()
-        .probe(
-            &hint,
-            stream,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
-        .map_err(|error| match error {
-            SymphoniaError::Unsupported(_) => AudioError::UnsupportedFormat { path: owned_path() },
-            SymphoniaError::IoError(source) if source.kind() != io::ErrorKind::UnexpectedEof => {
-                AudioError::Io {
-                    path: owned_path(),
-                    source,
-                }
-            }
-            other => AudioError::Corrupt {
-                path: owned_path(),
-                reason: format!("unreadable header: {other}"),
-            },
-        })?;
-
+    let corrupt = |reason: String| AudioError::Corrupt {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut format = open_container(file, path)?;
     let track = format
         .default_track(TrackType::Audio)
-        .ok_or_else(|| AudioError::NoAudioTrack { path: owned_path() })?;
+        .ok_or_else(|| AudioError::NoAudioTrack {
+            path: path.to_owned(),
+        })?;
     let track_id = track.id;
     let params = track
         .codec_params
         .as_ref()
         .and_then(|params| params.audio())
-        .ok_or_else(|| AudioError::NoAudioTrack { path: owned_path() })?;
+        .ok_or_else(|| AudioError::NoAudioTrack {
+            path: path.to_owned(),
+        })?;
+    // A stream that ends before its stated length was cut short. MPEG audio states an exact
+    // length only in a Xing/Info tag, which a LAME tag (the encoder delay) proves present;
+    // without one symphonia estimates the length from the bitrate.
+    let mpeg_audio = [CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3].contains(&params.codec);
+    let declared_frames = track
+        .num_frames
+        .filter(|_| !mpeg_audio || track.delay.is_some());
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(params, &Default::default())
         .map_err(|error| AudioError::UnsupportedCodec {
-            path: owned_path(),
-            codec: format!("codec {} ({error})", params.codec),
+            path: path.to_owned(),
+            codec: format!("symphonia codec id {} ({error})", params.codec),
         })?;
     let mut rate = params.sample_rate;
     let mut channels = params
@@ -234,56 +224,95 @@ fn decode_with_symphonia(
         .map_or(0, |channels| channels.count());
     let mut limit = rate.and_then(|rate| frame_limit(max_duration_s, rate));
 
-    let mut mono = Vec::with_capacity(limit.unwrap_or(0));
+    let mut mono = Vec::with_capacity(limit.or(declared_frames.map(|n| n as usize)).unwrap_or(0));
     let mut planes: Vec<Vec<f32>> = Vec::new();
     let mut packets = 0usize;
-    let broken = |reason: String, packets: usize, frames: usize, rate: Option<u32>| {
-        let position = match rate {
-            Some(rate) => format!("{:.3} s", frames as f64 / f64::from(rate)),
-            None => format!("frame {frames}"),
-        };
-        AudioError::Corrupt {
-            path: owned_path(),
-            reason: format!("{reason} (at packet {packets}, {position} into the audio)"),
-        }
+    let position = |frames: usize, rate: Option<u32>| match rate {
+        Some(rate) => format!("{:.3} s", frames as f64 / f64::from(rate)),
+        None => format!("frame {frames}"),
     };
     while limit.is_none_or(|limit| mono.len() < limit) {
         let packet = match format.next_packet() {
             Ok(Some(packet)) => packet,
-            // End of stream; a chained Ogg stream's next link counts as the end of this one.
+            // A chained Ogg stream's next link counts as the end of this one.
             Ok(None) | Err(SymphoniaError::ResetRequired) => break,
-            Err(error) => return Err(broken(error.to_string(), packets, mono.len(), rate)),
+            Err(error) => {
+                return Err(corrupt(format!(
+                    "{error} (reading packet {}, {} into the audio)",
+                    packets + 1,
+                    position(mono.len(), rate)
+                )))
+            }
         };
         if packet.track_id != track_id {
             continue;
         }
         packets += 1;
-        let buffer = decoder
-            .decode(&packet)
-            .map_err(|error| broken(error.to_string(), packets, mono.len(), rate))?;
+        let buffer = decoder.decode(&packet).map_err(|error| {
+            corrupt(format!(
+                "{error} (decoding packet {packets}, {} into the audio)",
+                position(mono.len(), rate)
+            ))
+        })?;
         if rate.is_none() {
             rate = Some(buffer.spec().rate());
             limit = frame_limit(max_duration_s, buffer.spec().rate());
         }
         buffer.copy_to_vecs_planar::<f32>(&mut planes);
         channels = planes.len();
-        append_downmix(
-            &planes,
-            limit.map_or(usize::MAX, |limit| limit - mono.len()),
-            &mut mono,
-        );
+        let room = limit.map_or(usize::MAX, |limit| limit - mono.len());
+        append_downmix(&planes, room, &mut mono);
+    }
+    if let Some(declared) = declared_frames {
+        let expected = limit.map_or(declared, |limit| declared.min(limit as u64));
+        if (mono.len() as u64) < expected {
+            return Err(corrupt(format!(
+                "the stream ends after {} of its {}",
+                position(mono.len(), rate),
+                position(declared as usize, rate)
+            )));
+        }
     }
     let rate = rate
         .filter(|&rate| rate > 0)
-        .ok_or_else(|| AudioError::Corrupt {
-            path: owned_path(),
-            reason: "the stream declares no sample rate".to_owned(),
-        })?;
+        .ok_or_else(|| corrupt("the stream declares no sample rate".to_owned()))?;
     Ok(Decoded {
         mono,
         rate,
         channels: u16::try_from(channels).unwrap_or(u16::MAX),
     })
+}
+
+/// Identifies the container by its content (the extension is only a hint) and reads its
+/// headers.
+fn open_container(file: File, path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
+    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(extension) = path.extension().and_then(|extension| extension.to_str()) {
+        hint.with_extension(extension);
+    }
+    symphonia::default::get_probe()
+        .probe(
+            &hint,
+            stream,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|error| match error {
+            SymphoniaError::Unsupported(_) => AudioError::UnsupportedFormat {
+                path: path.to_owned(),
+            },
+            SymphoniaError::IoError(source) if source.kind() != io::ErrorKind::UnexpectedEof => {
+                AudioError::Io {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+            other => AudioError::Corrupt {
+                path: path.to_owned(),
+                reason: format!("cannot open the stream: {other}"),
+            },
+        })
 }
 
 /// Appends up to `max_frames` frames of `planes` (one per channel) to `mono` as the mean of

@@ -1,0 +1,457 @@
+//! The live microphone against a real capture device: a PulseAudio null sink
+//! whose monitor is the default source (tests/testmic/), reached by cpal
+//! through the ALSA pulse plugin, fed a real GTZAN clip with `paplay`.
+//!
+//! The audio server is found through process-wide environment variables, so
+//! the whole story runs as one test, in order: no server → a clear error;
+//! server up → rate, first provisional prediction, the clip's genre, streamed
+//! windows equal to batch over the saved window samples; server killed → loss
+//! logged, idle CPU; server back → capture resumes.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use genred::audio::{load, LoadOptions};
+use genred::features::{extract, SAMPLE_RATE};
+use genred::model::Classifier;
+use genred::sources::mic::{self, MicConfig, MicError, MicPrediction, StartPolicy};
+
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
+const HARNESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/testmic");
+const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/genre-2.onnx");
+const CLASSICAL_CLIP: &str = "fixtures/gtzan-audio/classical.00000.wav";
+
+/// Silence played before the clip: the first ~1 ms through the null sink is not exact.
+const LEAD_IN_S: f64 = 0.3;
+/// Predictions in the main run: 10 s (provisional) … 30 s, then the first full window.
+const PREDICTIONS: usize = 6;
+/// Probabilities of the streamed windows and of batch over the saved samples.
+const PROBABILITY_TOLERANCE: f32 = 1e-4;
+
+#[test]
+fn live_microphone_end_to_end() {
+    let logs = LogCapture::install();
+    let state = tempfile::tempdir().expect("temp dir");
+    let classifier = Arc::new(Classifier::load(Path::new(MODEL)).expect("model loads"));
+
+    // No audio server at all: one clear error, promptly, with FailFast.
+    let absent = state.path().join("absent");
+    std::env::set_var("PULSE_SERVER", format!("unix:{}/native", absent.display()));
+    std::env::set_var("PULSE_COOKIE", state.path().join("absent-cookie"));
+    let (_keep_open, shutdown) = crossbeam_channel::bounded::<()>(0);
+    let started = Instant::now();
+    let outcome = mic::run(
+        &MicConfig::default(),
+        Arc::clone(&classifier),
+        &shutdown,
+        StartPolicy::FailFast,
+        &mut |_| panic!("no prediction without a device"),
+    );
+    let error = outcome.expect_err("no audio server must be an error");
+    assert!(matches!(error, MicError::NoInput { .. }), "{error:?}");
+    let message = error.to_string();
+    for expected in [
+        "no audio input",
+        "\"default\"",
+        "PULSE_SERVER",
+        "genred devices",
+    ] {
+        assert!(message.contains(expected), "{message:?} lacks {expected:?}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    // A real microphone: the classical clip, and what batch classification says of it.
+    let server = TestMic::start(&state.path().join("pulse"));
+    let clip = shared(CLASSICAL_CLIP);
+    let expected_genre = batch_genre(&classifier, &clip);
+    assert_eq!(
+        expected_genre, "classical",
+        "the model's own reading of the clip"
+    );
+    let feed = state.path().join("feed.wav");
+    write_padded_wav(&clip, &feed);
+
+    let debug_dir = state.path().join("windows");
+    fs::create_dir(&debug_dir).expect("debug dir");
+    let config = MicConfig {
+        enabled: true,
+        debug_wav_dir: Some(debug_dir.clone()),
+        ..MicConfig::default()
+    };
+    let (stop, shutdown) = crossbeam_channel::bounded::<()>(0);
+    let (predictions_tx, predictions) = crossbeam_channel::unbounded();
+    let worker = {
+        let classifier = Arc::clone(&classifier);
+        thread::spawn(move || {
+            mic::run(
+                &config,
+                classifier,
+                &shutdown,
+                StartPolicy::FailFast,
+                &mut |prediction| {
+                    let _ = predictions_tx.send((Instant::now(), prediction));
+                },
+            )
+        })
+    };
+    let listening = logs.wait_for(
+        "mic: listening on input device \"default\"",
+        Duration::from_secs(5),
+    );
+    let mut player = server.play(&feed);
+
+    let received: Vec<(Instant, MicPrediction)> = (0..PREDICTIONS)
+        .map(|n| {
+            predictions
+                .recv_timeout(Duration::from_secs(15))
+                .unwrap_or_else(|error| panic!("prediction {n}: {error}"))
+        })
+        .collect();
+    let (first_at, first) = &received[0];
+    let since_listening = first_at.duration_since(listening).as_secs_f64();
+    assert!(first.provisional, "{first:?}");
+    assert!(
+        (first.window_s - 10.0).abs() < 0.05,
+        "first window {} s",
+        first.window_s
+    );
+    assert!(
+        (9.0..11.5).contains(&since_listening),
+        "first prediction {since_listening:.2} s after listening began"
+    );
+    // Samples arrive at the device rate: audio seconds per wall-clock second.
+    let (last_at, last) = &received[PREDICTIONS - 1];
+    let (before_last_at, before_last) = &received[PREDICTIONS - 2];
+    let audio_s = before_last.window_s - first.window_s;
+    let wall_s = before_last_at.duration_since(*first_at).as_secs_f64();
+    eprintln!("first prediction {since_listening:.2} s after listening began; {audio_s:.2} s of audio in {wall_s:.2} s");
+    assert!(
+        (audio_s / wall_s - 1.0).abs() < 0.05,
+        "{audio_s:.2} s of audio arrived in {wall_s:.2} s"
+    );
+    assert!(
+        !last.provisional && (last.window_s - 30.0).abs() < 0.05,
+        "{last:?}"
+    );
+    assert!(last_at > before_last_at);
+    for (_, prediction) in &received {
+        assert!(!prediction.silence, "the clip is playing: {prediction:?}");
+        assert!(prediction.genre.is_some());
+        assert_eq!(prediction.dropped_samples, 0);
+        assert_eq!(prediction.source, "mic");
+    }
+    assert_eq!(
+        last.smoothed_genre.as_deref(),
+        Some(expected_genre.as_str())
+    );
+    let json: serde_json::Value = serde_json::to_value(last).expect("serializes");
+    let labels: Vec<&str> = json["probabilities"]
+        .as_object()
+        .expect("probabilities is an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(labels.len(), classifier.labels().len());
+    assert_eq!(json["genre"], serde_json::json!(last.genre));
+
+    // Streaming equals batch: each prediction against batch over its saved window.
+    let mut saved: Vec<PathBuf> = fs::read_dir(&debug_dir)
+        .expect("debug dir lists")
+        .map(|entry| entry.expect("entry").path())
+        .collect();
+    saved.sort();
+    assert_eq!(
+        saved.len(),
+        PREDICTIONS,
+        "one WAV per prediction: {saved:?}"
+    );
+    for ((_, prediction), wav) in received.iter().zip(&saved) {
+        let window = load(wav, LoadOptions::default()).expect("debug WAV loads");
+        assert_eq!(window.source_rate, SAMPLE_RATE);
+        let window_s = window.samples.len() as f64 / f64::from(SAMPLE_RATE);
+        assert!(
+            (window_s - prediction.window_s).abs() < 1e-9,
+            "{}",
+            wav.display()
+        );
+        let features = extract(&window.samples).expect("batch features");
+        let batch = classifier.predict(&features).expect("batch prediction");
+        for ((label, streamed), batch) in prediction.probabilities.iter().zip(&batch) {
+            assert!(
+                (streamed - batch).abs() < PROBABILITY_TOLERANCE,
+                "{}: {label} streamed {streamed} vs batch {batch}",
+                wav.display()
+            );
+        }
+    }
+    let _ = player.wait();
+
+    // The server dies: the loss is logged promptly and waiting costs no CPU.
+    let killed = Instant::now();
+    server.stop();
+    let lost = logs.wait_for("mic: lost input device \"default\"", Duration::from_secs(5));
+    assert!(
+        lost.duration_since(killed) < Duration::from_secs(3),
+        "loss logged after {:?}",
+        lost.duration_since(killed)
+    );
+    let cpu_before = process_cpu_seconds();
+    let measured_from = Instant::now();
+    thread::sleep(Duration::from_secs(3));
+    let cpu_share = (process_cpu_seconds() - cpu_before) / measured_from.elapsed().as_secs_f64();
+    assert!(
+        cpu_share < 0.10,
+        "{:.1}% of a core while the device is gone",
+        cpu_share * 100.0
+    );
+
+    // The server returns: capture resumes within 5 s.
+    let restarted = Instant::now();
+    let _server = TestMic::start(&state.path().join("pulse"));
+    let back = logs.wait_for(
+        "mic: input device \"default\" is back",
+        Duration::from_secs(10),
+    );
+    assert!(
+        back.duration_since(restarted) < Duration::from_secs(5),
+        "back after {:?}",
+        back.duration_since(restarted)
+    );
+
+    drop(stop);
+    let result = worker.join().expect("mic thread does not panic");
+    assert!(result.is_ok(), "{result:?}");
+    assert_no_more_errors(&predictions);
+}
+
+/// Anything left in the channel after shutdown must still be a well-formed prediction.
+fn assert_no_more_errors(predictions: &Receiver<(Instant, MicPrediction)>) {
+    loop {
+        match predictions.recv_timeout(Duration::ZERO) {
+            Ok((_, prediction)) => assert_eq!(prediction.source, "mic"),
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+fn shared(relative: &str) -> PathBuf {
+    let path = Path::new(SHARED).join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing (tests need ../shared)",
+        path.display()
+    );
+    path
+}
+
+/// The genre batch classification gives the whole clip (what `genred classify` does).
+fn batch_genre(classifier: &Classifier, clip: &Path) -> String {
+    let audio = load(
+        clip,
+        LoadOptions {
+            max_duration_s: Some(30.0),
+        },
+    )
+    .expect("clip loads");
+    let features = extract(&audio.samples).expect("clip features");
+    let probabilities = classifier.predict(&features).expect("clip prediction");
+    let best = probabilities
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(index, _)| index)
+        .expect("at least one label");
+    classifier.labels()[best].clone()
+}
+
+/// Writes `clip` preceded by [`LEAD_IN_S`] of silence as a 16-bit mono WAV at 22050 Hz.
+fn write_padded_wav(clip: &Path, out: &Path) {
+    let audio = load(clip, LoadOptions::default()).expect("clip loads");
+    let lead_in = (LEAD_IN_S * f64::from(SAMPLE_RATE)) as usize;
+    let samples: Vec<i16> = std::iter::repeat_n(0.0, lead_in)
+        .chain(audio.samples.iter().copied())
+        .map(|s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+        .collect();
+    let data_bytes = (samples.len() * 2) as u32;
+    let mut wav = Vec::with_capacity(44 + samples.len() * 2);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_bytes).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
+    wav.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_bytes.to_le_bytes());
+    for sample in samples {
+        wav.extend_from_slice(&sample.to_le_bytes());
+    }
+    fs::write(out, wav).expect("feed WAV written");
+}
+
+/// User + system CPU time of this process so far, from /proc/self/stat.
+fn process_cpu_seconds() -> f64 {
+    let stat = fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let after_name = &stat[stat.rfind(')').expect("comm field") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    let ticks_per_second = clock_ticks_per_second();
+    ticks as f64 / ticks_per_second
+}
+
+fn clock_ticks_per_second() -> f64 {
+    let output = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("getconf runs");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("CLK_TCK is a number")
+}
+
+/// The project's copy of the test microphone harness: a PulseAudio server in
+/// its own state folder. Its environment is exported to this process (cpal's
+/// ALSA pulse plugin reads it) and to `paplay`. Stopped on drop.
+struct TestMic {
+    dir: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl TestMic {
+    fn start(dir: &Path) -> Self {
+        fs::create_dir_all(dir).expect("state dir");
+        let env_file = dir.join("env");
+        let status = Command::new("bash")
+            .arg("-c")
+            .arg(r#"source "$1/start-testmic.sh" "$2" && printf '%s\n' "$XDG_RUNTIME_DIR" "$PULSE_SERVER" "$PULSE_COOKIE" > "$3""#)
+            .args(["start-testmic", HARNESS])
+            .arg(dir)
+            .arg(&env_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("bash runs");
+        assert!(
+            status.success(),
+            "start-testmic.sh failed (is pulseaudio installed?)"
+        );
+        let values = fs::read_to_string(&env_file).expect("harness env");
+        let env: Vec<(String, String)> = ["XDG_RUNTIME_DIR", "PULSE_SERVER", "PULSE_COOKIE"]
+            .iter()
+            .map(|name| name.to_string())
+            .zip(values.lines().map(str::to_owned))
+            .collect();
+        for (name, value) in &env {
+            std::env::set_var(name, value);
+        }
+        Self {
+            dir: dir.to_owned(),
+            env,
+        }
+    }
+
+    fn play(&self, wav: &Path) -> Child {
+        Command::new("paplay")
+            .args(["-d", "testmic"])
+            .arg(wav)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .spawn()
+            .expect("paplay runs")
+    }
+
+    fn stop(&self) {
+        let status = Command::new(Path::new(HARNESS).join("stop-testmic.sh"))
+            .arg(&self.dir)
+            .status()
+            .expect("stop-testmic.sh runs");
+        assert!(status.success());
+    }
+}
+
+impl Drop for TestMic {
+    fn drop(&mut self) {
+        let _ = Command::new(Path::new(HARNESS).join("stop-testmic.sh"))
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// Collects the log lines with the moment each was written.
+#[derive(Clone, Default)]
+struct LogCapture {
+    lines: Arc<Mutex<Vec<(Instant, String)>>>,
+}
+
+impl LogCapture {
+    fn install() -> Self {
+        let capture = Self::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(capture.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
+        capture
+    }
+
+    /// When a line containing `needle` was logged, waiting up to `timeout`.
+    fn wait_for(&self, needle: &str, timeout: Duration) -> Instant {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some((at, _)) = self
+                .lines
+                .lock()
+                .expect("log lock")
+                .iter()
+                .find(|(_, line)| line.contains(needle))
+            {
+                return *at;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no log line with {needle:?} in {timeout:?}: {:?}",
+                self.lines.lock().expect("log lock")
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let line = String::from_utf8_lossy(bytes).into_owned();
+        eprint!("{line}");
+        self.lines
+            .lock()
+            .expect("log lock")
+            .push((Instant::now(), line));
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}

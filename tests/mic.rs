@@ -208,6 +208,10 @@ fn live_microphone_end_to_end() {
     let measured_from = Instant::now();
     thread::sleep(Duration::from_secs(3));
     let cpu_share = (process_cpu_seconds() - cpu_before) / measured_from.elapsed().as_secs_f64();
+    eprintln!(
+        "{:.2}% of a core while the device is gone",
+        cpu_share * 100.0
+    );
     assert!(
         cpu_share < 0.10,
         "{:.1}% of a core while the device is gone",
@@ -220,6 +224,11 @@ fn live_microphone_end_to_end() {
     let back = logs.wait_for(
         "mic: input device \"default\" is back",
         Duration::from_secs(10),
+    );
+    eprintln!(
+        "loss logged after {:?}; back {:?} after the server returned",
+        lost.duration_since(killed),
+        back.duration_since(restarted)
     );
     assert!(
         back.duration_since(restarted) < Duration::from_secs(5),

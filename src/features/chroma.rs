@@ -132,8 +132,9 @@ fn median_f32(values: &mut [f32]) -> Option<f32> {
 /// `filters.chroma(sr=22050, n_fft=2048, tuning, n_chroma=12)` of librosa 0.6.1, float64,
 /// truncated to the one-sided spectrum.
 pub(crate) struct ChromaFilterbank {
-    /// `weights[c][k]`: pitch class `c` (0 = C) from frequency bin `k`.
-    weights: Vec<[f64; N_BINS]>,
+    /// `weights[k][c]`: frequency bin `k`'s contribution to pitch class `c` (0 = C); bin-major,
+    /// so a frame's 12 dot products run as one vectorised pass over the spectrum.
+    weights: Vec<[f64; N_CHROMA]>,
 }
 
 impl ChromaFilterbank {
@@ -155,7 +156,7 @@ impl ChromaFilterbank {
             .chain(std::iter::once(1.0))
             .collect();
         let half = (n_chroma / 2.0).round();
-        let mut weights = vec![[0.0; N_BINS]; N_CHROMA];
+        let mut weights = vec![[0.0; N_CHROMA]; N_BINS];
         for (k, (&position, &width)) in positions.iter().zip(&widths).take(N_BINS).enumerate() {
             let column: Vec<f64> = (0..N_CHROMA)
                 .map(|c| {
@@ -170,7 +171,7 @@ impl ChromaFilterbank {
                 (-0.5 * ((position / n_chroma - CENTER_OCTAVE) / OCTAVE_WIDTH).powi(2)).exp();
             for (c, w) in column.iter().enumerate() {
                 // base_c: np.roll(wts, -3) puts the row of A-relative class c + 3 (C) first.
-                weights[(c + N_CHROMA - 3) % N_CHROMA][k] = w / norm * octave_weight;
+                weights[k][(c + N_CHROMA - 3) % N_CHROMA] = w / norm * octave_weight;
             }
         }
         ChromaFilterbank { weights }
@@ -181,11 +182,12 @@ impl ChromaFilterbank {
     /// is). The clip's `chroma_stft` is the mean of all 12·T values, so a frame contributes
     /// only this sum.
     pub(crate) fn normalized_sum(&self, power: &[f32]) -> f64 {
-        let raw: Vec<f64> = self
-            .weights
-            .iter()
-            .map(|row| row.iter().zip(power).map(|(w, &p)| w * f64::from(p)).sum())
-            .collect();
+        let mut raw = [0.0; N_CHROMA];
+        for (bin, &p) in self.weights.iter().zip(power) {
+            for (r, w) in raw.iter_mut().zip(bin) {
+                *r += w * f64::from(p);
+            }
+        }
         let max = raw.iter().fold(0.0f64, |m, r| m.max(r.abs()));
         let norm = if max < f64::MIN_POSITIVE { 1.0 } else { max };
         raw.iter().map(|r| r / norm).sum()
@@ -270,7 +272,7 @@ mod tests {
         let fb = ChromaFilterbank::new(0.0);
         let mut power = vec![0.0f32; N_BINS];
         power[41] = 1.0;
-        let raw: Vec<f64> = fb.weights.iter().map(|row| row[41]).collect();
+        let raw = fb.weights[41];
         let loudest = (0..N_CHROMA)
             .max_by(|&a, &b| raw[a].total_cmp(&raw[b]))
             .unwrap_or(0);

@@ -3,7 +3,7 @@
 
 use super::chroma::{pitch_peaks, PitchPeak};
 use super::mfcc::{MelFilterbank, N_MELS};
-use super::spectral::{spectral_bandwidth, spectral_centroid, spectral_rolloff};
+use super::spectral::{l1_normalize, spectral_bandwidth, spectral_centroid, spectral_rolloff};
 use super::stft::{centred_frame, Padding, Stft, N_BINS};
 use super::temporal::{rms, zero_crossing_rate};
 use super::N_FFT;
@@ -40,6 +40,7 @@ pub(crate) struct FrameAnalyzer {
     mel: MelFilterbank,
     frame: Vec<f32>,
     magnitude: Vec<f32>,
+    normalized: Vec<f32>,
 }
 
 impl FrameAnalyzer {
@@ -49,6 +50,7 @@ impl FrameAnalyzer {
             mel: MelFilterbank::new(),
             frame: vec![0.0; N_FFT],
             magnitude: vec![0.0; N_BINS],
+            normalized: vec![0.0; N_BINS],
         }
     }
 
@@ -61,7 +63,8 @@ impl FrameAnalyzer {
         centred_frame(signal, centre, Padding::Reflect, &mut self.frame);
         let rms = rms(&self.frame);
         self.stft.magnitude(&self.frame, &mut self.magnitude);
-        let centroid = spectral_centroid(&self.magnitude);
+        l1_normalize(&self.magnitude, &mut self.normalized);
+        let centroid = spectral_centroid(&self.normalized);
         let power: Vec<f32> = self.magnitude.iter().map(|s| s * s).collect();
         let mut log_mel = [0.0; N_MELS];
         self.mel.log_mel(&power, &mut log_mel);
@@ -69,7 +72,7 @@ impl FrameAnalyzer {
             rms,
             zero_crossing_rate,
             spectral_centroid: centroid,
-            spectral_bandwidth: spectral_bandwidth(&self.magnitude, centroid),
+            spectral_bandwidth: spectral_bandwidth(&self.normalized, centroid),
             rolloff: spectral_rolloff(&self.magnitude),
             log_mel,
             pitch_peaks: pitch_peaks(&power),

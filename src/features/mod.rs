@@ -22,6 +22,7 @@ mod mfcc;
 mod rhythm;
 mod spectral;
 mod stft;
+mod sum;
 mod summary;
 mod temporal;
 

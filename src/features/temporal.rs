@@ -1,5 +1,7 @@
 //! Features of the raw samples of one frame: rms (spec §4) and zero-crossing rate (spec §5).
 
+use super::sum::pairwise_sum;
+
 /// librosa's `zero_crossings(threshold=1e-10)`: samples this small count as zero.
 const ZERO_THRESHOLD: f32 = 1e-10;
 
@@ -9,7 +11,7 @@ const ZERO_THRESHOLD: f32 = 1e-10;
 /// librosa squares and takes the root in float32; the mean is accumulated in float64 here
 /// (numpy's pairwise float32 sum differs from it by round-off only) and rounded to float32.
 pub(crate) fn rms(frame: &[f32]) -> f32 {
-    let sum_of_squares: f64 = frame.iter().map(|&x| f64::from(x * x)).sum();
+    let sum_of_squares = pairwise_sum(frame.len(), |n| f64::from(frame[n] * frame[n]));
     ((sum_of_squares / frame.len() as f64) as f32).sqrt()
 }
 

@@ -1,1 +1,267 @@
-//! (being written)
+//! One file along the whole path: decode → windows → features → model → report.
+//!
+//! `genred classify` and the drop-folder workers both go through
+//! [`FileAnalyzer`], so a file gets the same answer however it arrives.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+use crate::audio::{self, AudioError, LoadOptions};
+use crate::features::{self, Extractor, FeatureError, Features};
+use crate::model::{Classifier, ModelError};
+use crate::window::WindowSpec;
+
+/// A window whose RMS is below this (−60 dBFS) holds no music to judge: it is
+/// left out of the file's verdict, and a file made only of such windows is
+/// reported as silent rather than given a genre.
+pub const SILENCE_RMS: f32 = 1e-3;
+
+/// Class probabilities in the model's label order; serialized as a JSON
+/// object `{"label": p, ...}` in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probabilities(pub Vec<(String, f32)>);
+
+impl Probabilities {
+    /// Pairs the model's labels with a probability vector of the same length.
+    pub fn new(labels: &[String], values: &[f32]) -> Self {
+        Probabilities(labels.iter().cloned().zip(values.iter().copied()).collect())
+    }
+
+    /// The most probable label and its probability (the first on ties), if any.
+    pub fn best(&self) -> Option<(&str, f32)> {
+        self.0
+            .iter()
+            .fold(None, |best: Option<(&str, f32)>, (label, p)| match best {
+                Some((_, best_p)) if best_p >= *p => best,
+                _ => Some((label.as_str(), *p)),
+            })
+    }
+}
+
+impl Serialize for Probabilities {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (label, p) in &self.0 {
+            map.serialize_entry(label, p)?;
+        }
+        map.end()
+    }
+}
+
+/// The verdict of one analysis window.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WindowPrediction {
+    /// Where the window starts in the file, in seconds.
+    pub start_s: f64,
+    pub genre: String,
+    pub confidence: f32,
+}
+
+/// Milliseconds spent in each stage for one file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Timings {
+    pub decode_ms: f64,
+    pub features_ms: f64,
+    pub inference_ms: f64,
+}
+
+/// Everything genred concluded about one file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileReport {
+    pub path: PathBuf,
+    /// The label with the highest mean probability over the windows.
+    pub genre: String,
+    /// That label's mean probability.
+    pub confidence: f32,
+    /// Mean probability of every label over the non-silent windows.
+    pub probabilities: Probabilities,
+    /// One verdict per non-silent window, in time order.
+    pub windows: Vec<WindowPrediction>,
+    /// Length of the decoded audio in seconds.
+    pub duration_s: f64,
+    /// The model's name (its file stem).
+    pub model: String,
+    pub timings: Timings,
+}
+
+/// Why a file got no genre.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error("{path}: {source}", path = path.display())]
+    TooShort { path: PathBuf, source: FeatureError },
+    #[error("{path}: silent: no window is louder than {SILENCE_RMS} RMS (-60 dBFS)", path = path.display())]
+    Silent { path: PathBuf },
+    #[error("{path}: {source}", path = path.display())]
+    Model { path: PathBuf, source: ModelError },
+}
+
+impl AnalysisError {
+    /// True when the file itself is at fault (not audio, broken, empty, silent,
+    /// too short), so it may go to the rejected folder; false when genred
+    /// failed on a file that may be fine.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, AnalysisError::Model { .. })
+    }
+}
+
+/// Classifies files, one at a time; each worker thread owns one, so FFT plans
+/// and filterbanks are built once per thread.
+pub struct FileAnalyzer {
+    classifier: Arc<Classifier>,
+    windows: WindowSpec,
+    extractor: Extractor,
+}
+
+impl FileAnalyzer {
+    pub fn new(classifier: Arc<Classifier>, windows: WindowSpec) -> Self {
+        FileAnalyzer {
+            classifier,
+            windows,
+            extractor: Extractor::new(),
+        }
+    }
+
+    /// Decodes the whole file, classifies each window and averages the
+    /// probabilities of the windows that are not silent.
+    pub fn classify(&mut self, path: &Path) -> Result<FileReport, AnalysisError> {
+        let mut timings = Timings::default();
+
+        let started = Instant::now();
+        let clip = audio::load(path, LoadOptions::default())?;
+        timings.decode_ms = elapsed_ms(started);
+
+        let labels = self.classifier.labels();
+        let mut sum = vec![0.0_f64; labels.len()];
+        let mut windows = Vec::new();
+        for range in self
+            .windows
+            .ranges(clip.samples.len(), features::SAMPLE_RATE)
+        {
+            let samples = &clip.samples[range.clone()];
+            if rms(samples) < SILENCE_RMS {
+                continue;
+            }
+            let started = Instant::now();
+            let features =
+                self.extractor
+                    .extract(samples)
+                    .map_err(|source| AnalysisError::TooShort {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+            timings.features_ms += elapsed_ms(started);
+
+            let started = Instant::now();
+            let probabilities = self.predict(path, &features)?;
+            timings.inference_ms += elapsed_ms(started);
+
+            sum.iter_mut()
+                .zip(&probabilities)
+                .for_each(|(s, &p)| *s += f64::from(p));
+            let verdict = Probabilities::new(labels, &probabilities);
+            if let Some((genre, confidence)) = verdict.best() {
+                windows.push(WindowPrediction {
+                    start_s: range.start as f64 / f64::from(features::SAMPLE_RATE),
+                    genre: genre.to_owned(),
+                    confidence,
+                });
+            }
+        }
+        if windows.is_empty() {
+            // Distinguish "nothing but silence" from "too short to analyse".
+            if clip.samples.len() < features::N_FFT {
+                return Err(AnalysisError::TooShort {
+                    path: path.to_owned(),
+                    source: FeatureError::TooShort {
+                        samples: clip.samples.len(),
+                    },
+                });
+            }
+            return Err(AnalysisError::Silent {
+                path: path.to_owned(),
+            });
+        }
+
+        let n = windows.len() as f64;
+        let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
+        let probabilities = Probabilities::new(labels, &mean);
+        let (genre, confidence) = probabilities
+            .best()
+            .map(|(genre, p)| (genre.to_owned(), p))
+            .unwrap_or_default();
+        Ok(FileReport {
+            path: path.to_owned(),
+            genre,
+            confidence,
+            probabilities,
+            windows,
+            duration_s: clip.duration_s,
+            model: self.classifier.name().to_owned(),
+            timings,
+        })
+    }
+
+    fn predict(&self, path: &Path, features: &Features) -> Result<Vec<f32>, AnalysisError> {
+        self.classifier
+            .predict(features)
+            .map_err(|source| AnalysisError::Model {
+                path: path.to_owned(),
+                source,
+            })
+    }
+}
+
+/// Root mean square of a block of samples (0 for an empty block).
+pub fn rms(samples: &[f32]) -> f32 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let energy: f64 = samples.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+    (energy / samples.len() as f64).sqrt() as f32
+}
+
+fn elapsed_ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probabilities_serialize_in_model_order() {
+        let labels = vec!["pop".to_owned(), "classical".to_owned()];
+        let p = Probabilities::new(&labels, &[0.25, 0.75]);
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"pop":0.25,"classical":0.75}"#
+        );
+        assert_eq!(p.best(), Some(("classical", 0.75)));
+    }
+
+    #[test]
+    fn best_takes_the_first_of_equals() {
+        let labels = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(
+            Probabilities::new(&labels, &[0.5, 0.5]).best(),
+            Some(("a", 0.5))
+        );
+        assert_eq!(Probabilities::new(&[], &[]).best(), None);
+    }
+
+    #[test]
+    fn rms_of_known_signals() {
+        assert_eq!(rms(&[]), 0.0);
+        assert_eq!(rms(&[0.5, -0.5, 0.5, -0.5]), 0.5);
+        // A full-scale sine has RMS 1/sqrt(2).
+        let sine: Vec<f32> = (0..22050)
+            .map(|n| (2.0 * std::f32::consts::PI * 441.0 * n as f32 / 22050.0).sin())
+            .collect();
+        assert!((rms(&sine) - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-4);
+    }
+}

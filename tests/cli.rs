@@ -1,0 +1,254 @@
+//! `genred features` and `genred classify` through the real binary, on the real
+//! GTZAN fixture clips and the shipped models.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/gtzan-audio"
+);
+const GENRE_2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/genre-2.onnx");
+
+fn genred(args: &[&str]) -> Output {
+    let output = Command::new(env!("CARGO_BIN_EXE_genred"))
+        .args(args)
+        .output()
+        .expect("the genred binary runs");
+    assert!(
+        output.status.code().is_some(),
+        "genred was killed by a signal: {output:?}"
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn fixture(name: &str) -> String {
+    let path = Path::new(FIXTURES).join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: the tests need ../shared beside the checkout",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
+/// The published dataset rows of the fixtures, by file stem.
+fn published_rows() -> (Vec<String>, HashMap<String, Vec<f64>>) {
+    let text = std::fs::read_to_string(fixture("published_features.csv")).expect("readable");
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .expect("a header")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    let rows = lines
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            let stem = fields[0].trim_end_matches(".au").to_owned();
+            let values = fields[1..29]
+                .iter()
+                .map(|v| v.parse().expect("a number"))
+                .collect();
+            (stem, values)
+        })
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn features_prints_the_datasets_header_and_its_published_values() {
+    let output = genred(&["features", FIXTURES]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let mut lines = text.lines();
+
+    let (published_header, published) = published_rows();
+    let header = lines.next().expect("a header line");
+    assert_eq!(header, published_header[..29].join(","));
+    assert!(header.starts_with("filename,tempo,beats,chroma_stft,rmse,spectral_centroid,"));
+
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 6, "one row per fixture clip:\n{text}");
+    for row in rows {
+        let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(fields.len(), 29, "{row}");
+        let stem = fields[0].trim_end_matches(".wav");
+        let expected = &published[stem];
+        // tempo is printed in full precision and beats as an integer, as in the dataset.
+        assert_eq!(
+            fields[1].parse::<f64>().unwrap(),
+            expected[0],
+            "{stem} tempo"
+        );
+        assert_eq!(fields[2], format!("{}", expected[1] as u64), "{stem} beats");
+        for (column, (got, want)) in fields[3..].iter().zip(&expected[2..]).enumerate() {
+            let got: f64 = got.parse().expect("a number");
+            let tolerance = if want.abs() < 1.0 {
+                1e-4
+            } else {
+                1e-4 * want.abs()
+            };
+            assert!(
+                (got - want).abs() <= tolerance,
+                "{stem} column {}: got {got}, published {want}",
+                published_header[column + 3]
+            );
+        }
+    }
+}
+
+#[test]
+fn features_output_does_not_depend_on_jobs_and_labels_come_from_folders() {
+    let one = genred(&["features", "--jobs", "1", "--label-from-dir", FIXTURES]);
+    let two = genred(&["features", "--jobs", "2", "--label-from-dir", FIXTURES]);
+    assert!(one.status.success() && two.status.success());
+    assert_eq!(stdout(&one), stdout(&two));
+    let text = stdout(&one);
+    assert!(text.lines().next().unwrap().ends_with(",mfcc20,label"));
+    // Input order is the sorted folder order.
+    let names: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "blues.00000.wav",
+            "blues.00001.wav",
+            "blues.00002.wav",
+            "classical.00000.wav",
+            "classical.00001.wav",
+            "classical.00002.wav"
+        ]
+    );
+    assert!(text.lines().skip(1).all(|l| l.ends_with(",gtzan-audio")));
+}
+
+#[test]
+fn a_failing_file_is_reported_and_the_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_audio = dir.path().join("notes with spaces.wav");
+    std::fs::write(&not_audio, "these are not samples").unwrap();
+    let empty = dir.path().join("empty.flac");
+    std::fs::write(&empty, b"").unwrap();
+    let good = fixture("classical.00000.wav");
+
+    let output = genred(&[
+        "features",
+        not_audio.to_str().unwrap(),
+        &good,
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failure makes the exit status 1"
+    );
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 2, "header + the good file:\n{text}");
+    assert!(text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .starts_with("classical.00000.wav,"));
+    let errors = stderr(&output);
+    let lines: Vec<&str> = errors.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per failed file:\n{errors}");
+    assert!(lines[0].contains("notes with spaces.wav"), "{errors}");
+    assert!(lines[1].contains("empty.flac"), "{errors}");
+    assert!(!errors.contains("panicked"), "{errors}");
+    // Nothing was changed.
+    assert_eq!(std::fs::read(&not_audio).unwrap(), b"these are not samples");
+}
+
+#[test]
+fn a_missing_path_is_an_error_naming_it() {
+    let output = genred(&["features", "/no/such/folder"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("/no/such/folder"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn classify_says_classical_for_the_classical_clips() {
+    let output = genred(&["classify", "--model", GENRE_2, FIXTURES]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let verdicts: HashMap<PathBuf, (String, f64)> = text
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            assert_eq!(fields.len(), 3, "path, genre, confidence: {line}");
+            let confidence: f64 = fields[2].parse().expect("a number");
+            assert!((0.0..=1.0).contains(&confidence), "{line}");
+            (PathBuf::from(fields[0]), (fields[1].to_owned(), confidence))
+        })
+        .collect();
+    assert_eq!(verdicts.len(), 6, "{text}");
+    for n in 0..3 {
+        let path = Path::new(FIXTURES).join(format!("classical.0000{n}.wav"));
+        assert_eq!(verdicts[&path].0, "classical", "{}", path.display());
+    }
+}
+
+#[test]
+fn classify_json_carries_probabilities_and_windows() {
+    let output = genred(&[
+        "classify",
+        "--json",
+        "--model",
+        GENRE_2,
+        &fixture("classical.00001.wav"),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let record: serde_json::Value =
+        serde_json::from_str(stdout(&output).trim()).expect("one JSON object");
+    assert_eq!(record["genre"], "classical");
+    assert_eq!(record["model"], "genre-2");
+    let probabilities = record["probabilities"].as_object().expect("an object");
+    assert_eq!(probabilities.len(), 2);
+    let total: f64 = probabilities.values().map(|p| p.as_f64().unwrap()).sum();
+    assert!(
+        (total - 1.0).abs() < 1e-4,
+        "probabilities sum to 1: {total}"
+    );
+    assert_eq!(record["confidence"], probabilities["classical"]);
+    let duration = record["duration_s"].as_f64().unwrap();
+    assert!(
+        (duration - 661_794.0 / 22_050.0).abs() < 1e-6,
+        "the whole file: {duration}"
+    );
+    // 30.01 s with 30 s windows every 15 s: one window at 0 and one aligned to the end.
+    let windows = record["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 2, "{windows:?}");
+    assert_eq!(windows[0]["start_s"], 0.0);
+    assert!(record["timings"]["features_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn classify_rejects_a_missing_or_broken_model_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.onnx");
+    std::fs::write(&broken, b"\x08\x07garbage").unwrap();
+    for model in [dir.path().join("missing.onnx"), broken] {
+        let output = genred(&["classify", "--model", model.to_str().unwrap(), FIXTURES]);
+        assert_eq!(output.status.code(), Some(2));
+        let errors = stderr(&output);
+        assert_eq!(errors.lines().count(), 1, "{errors}");
+        assert!(errors.contains(model.to_str().unwrap()), "{errors}");
+    }
+}

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::audio::resample::{ResampleError, StreamResampler};
 use crate::features::{IncrementalExtractor, HOP_LENGTH, SAMPLE_RATE};
@@ -78,7 +78,14 @@ impl WindowPredictor {
             self.pushed += (end - start) as u64;
             start = end;
             if self.pushed == self.next_prediction_at {
-                if let Some(prediction) = self.predict(dropped_frames) {
+                let started = Instant::now();
+                let prediction = self.predict(dropped_frames);
+                // The per-hop cost, for benches/mic.sh (debug level: not a prediction log).
+                tracing::debug!(
+                    "mic: window analysed in {:.1} ms",
+                    started.elapsed().as_secs_f64() * 1e3
+                );
+                if let Some(prediction) = prediction {
                     emit(prediction);
                 }
                 self.next_prediction_at += self.hop_samples;

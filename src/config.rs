@@ -50,7 +50,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
-            path: PathBuf::from("models/genre-2.onnx"),
+            path: PathBuf::from(crate::model::DEFAULT_MODEL),
         }
     }
 }
@@ -105,20 +105,16 @@ impl Default for FolderConfig {
             enabled: true,
             paths: vec![PathBuf::from("music")],
             recursive: true,
-            extensions: default_extensions(),
+            extensions: crate::audio::AUDIO_EXTENSIONS
+                .iter()
+                .map(|extension| (*extension).to_owned())
+                .collect(),
             settle_s: 2.0,
             action: FileAction::None,
             target: None,
             rejected: None,
         }
     }
-}
-
-// Until `audio::AUDIO_EXTENSIONS` lands: the formats the decoder reads.
-fn default_extensions() -> Vec<String> {
-    ["wav", "flac", "mp3", "ogg", "au"]
-        .map(str::to_owned)
-        .to_vec()
 }
 
 impl FolderConfig {
@@ -331,9 +327,21 @@ impl Config {
         })
     }
 
-    /// Parses TOML text; the message names the line, the key and what is allowed.
+    /// Parses TOML text. The error is one line: `line L, column C: what is
+    /// wrong and what is allowed (in `the offending line`)`.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|err| err.to_string().trim_end().to_owned())
+        toml::from_str(text).map_err(|err| {
+            let message = err.message().trim_end().replace('\n', " ");
+            let Some(span) = err.span() else {
+                return message;
+            };
+            let before = &text[..span.start.min(text.len())];
+            let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+            let line_number = before.matches('\n').count() + 1;
+            let column = before[line_start..].chars().count() + 1;
+            let line = text[line_start..].lines().next().unwrap_or_default().trim();
+            format!("line {line_number}, column {column}: {message} (in `{line}`)")
+        })
     }
 
     /// The configuration as TOML, as `check-config` prints it.
@@ -469,7 +477,8 @@ mod tests {
     #[test]
     fn an_unknown_key_is_rejected_by_name() {
         let err = Config::parse("[folder]\nsettle = 3\n").unwrap_err();
-        assert!(err.contains("settle"), "{err}");
+        assert!(err.starts_with("line 2, column 1: "), "{err}");
+        assert!(err.contains("`settle = 3`") && !err.contains('\n'), "{err}");
         assert!(
             err.contains("settle_s"),
             "the allowed keys are listed: {err}"

@@ -1,8 +1,25 @@
+//! `genred check-config`: validate a config file and print the effective configuration.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use genred::config::{LoadedConfig, Overrides};
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+/// Validate a config file and print the effective configuration as TOML.
+///
+/// Without FILE, checks the file `genred run` would use: $GENRED_CONFIG, else
+/// ./config/genred.toml, else /etc/genred/genred.toml, else the built-in
+/// defaults. The first line says which one it was.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The config file to check.
+    #[arg(value_name = "FILE")]
+    file: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let loaded = LoadedConfig::load(args.file.as_deref(), &Overrides::default())?;
+    println!("# genred configuration from {}", loaded.origin);
+    print!("{}", loaded.config.to_toml());
+    Ok(ExitCode::SUCCESS)
 }

@@ -20,7 +20,9 @@ pub(crate) fn rms(frame: &[f32]) -> f32 {
 /// neighbours, the frame's first sample never counts (`pad=False`), and the count is divided
 /// by the frame length, not by the number of neighbour pairs.
 pub(crate) fn zero_crossing_rate(frame: &[f32]) -> f64 {
-    let negative = |x: f32| x.abs() > ZERO_THRESHOLD && x.is_sign_negative();
+    // Negative after zeroing the tiny samples (`|x| > 1e-10` with its sign bit set) is simply
+    // `x < −1e-10`; written so, the count vectorises.
+    let negative = |x: f32| x < -ZERO_THRESHOLD;
     let crossings = frame
         .windows(2)
         .filter(|pair| negative(pair[0]) != negative(pair[1]))

@@ -399,20 +399,29 @@ fn wav_header(data_len: u32) -> Vec<u8> {
     header
 }
 
+/// The variant's name, to compare with the one a case expects.
+fn kind(error: &AudioError) -> &'static str {
+    match error {
+        AudioError::Io { .. } => "Io",
+        AudioError::EmptyFile { .. } => "EmptyFile",
+        AudioError::UnsupportedFormat { .. } => "UnsupportedFormat",
+        AudioError::Corrupt { .. } => "Corrupt",
+        AudioError::NoAudioTrack { .. } => "NoAudioTrack",
+        AudioError::UnsupportedCodec { .. } => "UnsupportedCodec",
+        AudioError::NoSamples { .. } => "NoSamples",
+        AudioError::SampleRate { .. } => "SampleRate",
+    }
+}
+
 #[test]
 fn each_kind_of_bad_input_gets_its_own_clear_error() {
     let dir = temp_dir();
-    let cases: Vec<(&str, Vec<u8>, fn(&AudioError) -> bool, &str)> = vec![
-        (
-            "empty.wav",
-            Vec::new(),
-            |e| matches!(e, AudioError::EmptyFile { .. }),
-            "empty",
-        ),
+    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+        ("empty.wav", Vec::new(), "EmptyFile", "empty"),
         (
             "notes.wav",
             b"These are my notes, not a song.\n".to_vec(),
-            |e| matches!(e, AudioError::UnsupportedFormat { .. }),
+            "UnsupportedFormat",
             "not a supported audio format",
         ),
         (
@@ -420,70 +429,70 @@ fn each_kind_of_bad_input_gets_its_own_clear_error() {
             (0..4096u32)
                 .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
                 .collect(),
-            |e| matches!(e, AudioError::UnsupportedFormat { .. }),
+            "UnsupportedFormat",
             "not a supported audio format",
         ),
         (
             "header cut.wav",
             prefix("pcm_s16.wav", 20),
-            |e| matches!(e, AudioError::Corrupt { .. }),
+            "Corrupt",
             "cannot open the stream",
         ),
         (
             "header cut.au",
             prefix("pcm_s16.au", 10),
-            |e| matches!(e, AudioError::Corrupt { .. }),
+            "Corrupt",
             "truncated AU header",
         ),
         (
             "cut short.wav",
             prefix("pcm_s16.wav", 2000),
-            |e| matches!(e, AudioError::Corrupt { .. }),
+            "Corrupt",
             "0.044 s into the audio",
         ),
         (
             "cut short.au",
             prefix("pcm_s16.au", 2000),
-            |e| matches!(e, AudioError::Corrupt { .. }),
+            "Corrupt",
             "header declares 4410 bytes of audio",
         ),
         (
             "cut short.flac",
             prefix("pcm_s16.flac", 2000),
-            |e| matches!(e, AudioError::Corrupt { .. }),
+            "Corrupt",
             "ends after 0.000 s of its 0.100 s",
         ),
         (
             "cut short.mp3",
             prefix("tone440_44k_stereo.mp3", 3000),
-            |e| matches!(e, AudioError::Corrupt { .. }),
+            "Corrupt",
             "of its 0.500 s",
         ),
         (
             "damaged.mp3",
             damaged("tone440_44k_stereo.mp3", 3000..3400),
-            |e| matches!(e, AudioError::Corrupt { .. }),
+            "Corrupt",
             "decoding packet",
         ),
         (
             "damaged.flac",
             damaged("pcm_s16.flac", 2000..2100),
-            |e| matches!(e, AudioError::Corrupt { .. }),
+            "Corrupt",
             "corrupt or truncated audio",
         ),
         (
             "no samples.wav",
             wav_header(0),
-            |e| matches!(e, AudioError::NoSamples { .. }),
+            "NoSamples",
             "no audio samples",
         ),
     ];
-    for (name, bytes, is_expected_kind, reason) in cases {
+    for (name, bytes, expected_kind, reason) in cases {
         let path = dir.path().join(name);
         write(&path, &bytes);
         let error = load_error(&path);
         let message = error.to_string();
-        assert!(is_expected_kind(&error), "{name}: wrong kind: {message}");
+        assert_eq!(kind(&error), expected_kind, "{name}: {message}");
         assert!(
             message.starts_with(&format!("{}: ", path.display())),
             "{name}: the message must start with the path: {message}"
@@ -498,11 +507,7 @@ fn missing_files_and_folders_are_read_errors() {
     let dir = temp_dir();
     for path in [dir.path().join("not there.wav"), dir.path().to_owned()] {
         let error = load_error(&path);
-        assert!(
-            matches!(error, AudioError::Io { .. }),
-            "{}: {error}",
-            path.display()
-        );
+        assert_eq!(kind(&error), "Io", "{}: {error}", path.display());
         assert!(error.to_string().starts_with(&path.display().to_string()));
     }
 }

@@ -143,3 +143,45 @@ fn check_length(samples: usize) -> Result<(), FeatureError> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fewer_samples_than_one_frame_is_an_error_naming_the_count() {
+        let error = extract(&[0.1; N_FFT - 1]).err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("too short: 2047 samples, at least 2048 (one STFT frame) are needed")
+        );
+    }
+
+    #[test]
+    fn silence_has_no_tempo_no_beats_and_the_floor_mfcc1() {
+        // spec §13: digital silence → tempo 0, beats 0, mfcc1 = −1131.370849898476, rest 0
+        let features = extract(&[0.0; 3 * N_FFT + 100]).map(|f| f.0);
+        let Ok(row) = features else {
+            panic!("{features:?}")
+        };
+        assert_eq!(row[..8], [0.0; 8]);
+        assert!((row[8] - -1131.370849898476).abs() < 1e-9);
+        assert!(row[9..].iter().all(|c| c.abs() < 1e-9));
+    }
+
+    #[test]
+    fn one_frame_of_noise_or_of_non_finite_samples_does_not_panic() {
+        let mut state = 12345u32;
+        let noise: Vec<f32> = (0..N_FFT)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1 << 24) as f32 - 0.5
+            })
+            .collect();
+        assert!(extract(&noise).is_ok_and(|f| f.0.iter().all(|x| x.is_finite())));
+        let mut broken = noise;
+        broken[100] = f32::NAN;
+        broken[900] = f32::INFINITY;
+        assert!(extract(&broken).is_ok());
+    }
+}

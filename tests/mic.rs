@@ -71,6 +71,7 @@ fn live_microphone_end_to_end() {
 
     // A real microphone: the classical clip, and what batch classification says of it.
     let server = TestMic::start(&state.path().join("pulse"));
+    server.export_to_process();
     let clip = shared(CLASSICAL_CLIP);
     let expected_genre = batch_genre(&classifier, &clip);
     assert_eq!(
@@ -220,7 +221,8 @@ fn live_microphone_end_to_end() {
 
     // The server returns: capture resumes within 5 s.
     let restarted = Instant::now();
-    let _server = TestMic::start(&state.path().join("pulse"));
+    let restarted_server = TestMic::start(&state.path().join("pulse"));
+    restarted_server.export_to_process();
     let back = logs.wait_for(
         "mic: input device \"default\" is back",
         Duration::from_secs(10),
@@ -240,6 +242,124 @@ fn live_microphone_end_to_end() {
     let result = worker.join().expect("mic thread does not panic");
     assert!(result.is_ok(), "{result:?}");
     assert_no_more_errors(&predictions);
+}
+
+#[test]
+fn genred_run_without_an_audio_server_fails_with_one_clear_line() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let config = write_mic_only_config(state.path(), "default");
+    let output = Command::new(env!("CARGO_BIN_EXE_genred"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env(
+            "PULSE_SERVER",
+            format!("unix:{}/absent/native", state.path().display()),
+        )
+        .env("PULSE_COOKIE", state.path().join("cookie"))
+        .output_with_timeout(Duration::from_secs(20));
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let error_line = stderr
+        .lines()
+        .find(|line| line.contains("no audio input"))
+        .unwrap_or_else(|| panic!("no clear error line in {stderr}"));
+    for expected in ["\"default\"", "PULSE_SERVER", "genred devices"] {
+        assert!(
+            error_line.contains(expected),
+            "{error_line:?} lacks {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unpaced_device_is_refused() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let config = write_mic_only_config(state.path(), "null");
+    let output = Command::new(env!("CARGO_BIN_EXE_genred"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output_with_timeout(Duration::from_secs(20));
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|line| line.contains("\"null\"") && line.contains("no clock")),
+        "{stderr}"
+    );
+    let results = fs::read_to_string(state.path().join("results.jsonl")).unwrap_or_default();
+    assert!(
+        !results.contains("\"source\":\"mic\""),
+        "no prediction from zeros: {results}"
+    );
+}
+
+#[test]
+fn genred_devices_lists_the_test_microphone_as_default() {
+    let state = tempfile::tempdir().expect("temp dir");
+    let server = TestMic::start(state.path());
+    let output = Command::new(env!("CARGO_BIN_EXE_genred"))
+        .arg("devices")
+        .envs(server.env.iter().map(|(k, v)| (k, v)))
+        .output_with_timeout(Duration::from_secs(20));
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut lines = stdout.lines();
+    let default_entry = lines
+        .find(|line| line.starts_with("* "))
+        .unwrap_or_else(|| panic!("no default marked: {stdout}"));
+    assert!(default_entry.starts_with("* default"), "{stdout}");
+    let support = lines.next().expect("support line").trim();
+    assert!(support.starts_with("rates "), "{stdout}");
+    assert!(
+        support.contains("48000") || support.contains("–"),
+        "{support}"
+    );
+    assert!(
+        support.contains("f32") && support.contains("channels "),
+        "{support}"
+    );
+    assert!(
+        stdout.lines().any(|line| line.starts_with("  null")),
+        "every input device is listed: {stdout}"
+    );
+}
+
+/// A config with the microphone as the only source.
+fn write_mic_only_config(dir: &Path, device: &str) -> PathBuf {
+    let path = dir.join("genred.toml");
+    let text = format!(
+        "[model]\npath = {model:?}\n[folder]\nenabled = false\n[results]\npath = {results:?}\n\
+         [mic]\nenabled = true\ndevice = {device:?}\n",
+        model = MODEL,
+        results = dir.join("results.jsonl").display().to_string(),
+    );
+    fs::write(&path, text).expect("config written");
+    path
+}
+
+/// `Command::output` that kills the child if it outlives `timeout`.
+trait OutputWithTimeout {
+    fn output_with_timeout(&mut self, timeout: Duration) -> std::process::Output;
+}
+
+impl OutputWithTimeout for Command {
+    fn output_with_timeout(&mut self, timeout: Duration) -> std::process::Output {
+        let mut child = self
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("genred runs");
+        let deadline = Instant::now() + timeout;
+        while child.try_wait().expect("wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("genred did not exit within {timeout:?}");
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().expect("output")
+    }
 }
 
 /// Anything left in the channel after shutdown must still be a well-formed prediction.

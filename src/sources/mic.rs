@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use ringbuf::traits::Consumer;
+use ringbuf::traits::{Consumer, Observer};
 use serde::{Deserialize, Serialize, Serializer};
 
 pub use capture::{list_input_devices, CaptureError, DeviceSupport, InputDeviceInfo};
@@ -189,6 +189,9 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
 /// Dropped audio is reported at most this often.
 const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+/// When the worker is this far behind the device (it was starved of CPU), it
+/// skips the oldest audio to catch up, so predictions stay about the present.
+const MAX_BACKLOG: Duration = Duration::from_secs(5);
 /// Frames the worker moves out of the ring at a time.
 const DRAIN_BLOCK_FRAMES: usize = 8192;
 
@@ -229,6 +232,7 @@ pub fn run(
                     predictor,
                     device: &config.device,
                     dropped_before,
+                    skipped: 0,
                 };
                 let outcome = session.listen(shutdown, emit, has_listened);
                 dropped_before = session.dropped_frames();
@@ -285,11 +289,13 @@ struct Session<'a> {
     device: &'a str,
     /// Frames dropped by earlier streams of this run.
     dropped_before: u64,
+    /// Frames of this stream the worker skipped to catch up.
+    skipped: u64,
 }
 
 impl Session<'_> {
     fn dropped_frames(&self) -> u64 {
-        self.dropped_before + self.capture.health.dropped_frames()
+        self.dropped_before + self.skipped + self.capture.health.dropped_frames()
     }
 
     /// Checks the device's pacing, then drains, predicts and watches the
@@ -380,8 +386,17 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Moves everything in the ring through the predictor.
+    /// Moves everything in the ring through the predictor, first dropping
+    /// the oldest audio if the worker has fallen more than [`MAX_BACKLOG`]
+    /// behind. (The audio callback cannot drop the oldest itself: in an SPSC
+    /// ring only the consumer may; when the ring is full it drops the newest.)
     fn drain(&mut self, block: &mut [f32], emit: &mut dyn FnMut(MicPrediction)) {
+        let max_backlog =
+            (MAX_BACKLOG.as_secs_f64() * f64::from(self.capture.format.sample_rate)) as usize;
+        let backlog = self.capture.frames.occupied_len();
+        if backlog > max_backlog {
+            self.skipped += self.capture.frames.skip(backlog) as u64;
+        }
         loop {
             let frames = self.capture.frames.pop_slice(block);
             if frames == 0 {

@@ -20,8 +20,9 @@ use ringbuf::{HeapCons, HeapProd, HeapRb};
 
 use super::DEFAULT_DEVICE;
 
-/// Seconds of device audio the ring holds: room for the worker to be busy
-/// with a prediction (tens of milliseconds) many times over.
+/// Seconds of device audio the ring holds: twice the backlog at which the
+/// worker skips ahead, so the callback only finds it full (and drops the
+/// newest frames) when the worker is stuck, not merely slow.
 const RING_SECONDS: usize = 10;
 
 /// Frames the callback downmixes at a time, in a stack buffer.

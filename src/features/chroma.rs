@@ -6,7 +6,7 @@ use super::stft::{bin_frequency, BIN_HZ, N_BINS};
 use super::N_FFT;
 
 /// `n_chroma=12`.
-const N_CHROMA: usize = 12;
+pub(crate) const N_CHROMA: usize = 12;
 
 /// `piptrack(fmin=150, fmax=4000)`: peaks are only sought in `[150, 4000)` Hz (bins 14..=371).
 const PIPTRACK_FMIN_HZ: f64 = 150.0;

@@ -9,6 +9,7 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::mfcc::N_MELS;
+use super::stft::periodic_hann;
 use super::{HOP_LENGTH, N_FFT, SAMPLE_RATE};
 
 /// `onset_strength(lag=1)` plus the `n_fft / (2 hop)` frames of centring: the envelope is
@@ -16,7 +17,7 @@ use super::{HOP_LENGTH, N_FFT, SAMPLE_RATE};
 const ONSET_DELAY: usize = 1 + N_FFT / (2 * HOP_LENGTH);
 
 /// `tempo(ac_size=8.0)`: the tempogram window, `int(8 s · sr) // hop = 344` frames.
-pub(crate) const TEMPOGRAM_WINDOW: usize = (8 * SAMPLE_RATE as usize) / HOP_LENGTH;
+const TEMPOGRAM_WINDOW: usize = (8 * SAMPLE_RATE as usize) / HOP_LENGTH;
 
 /// An FFT length `>= 2 · TEMPOGRAM_WINDOW − 1`, so the circular autocorrelation is the linear
 /// one; 720 = `scipy.fft.next_fast_len(687)`, librosa 0.11's choice.
@@ -83,11 +84,8 @@ impl Tempogram {
         let forward = planner.plan_fft_forward(AUTOCORRELATION_FFT_LEN);
         let inverse = planner.plan_fft_inverse(AUTOCORRELATION_FFT_LEN);
         let scratch_len = forward.get_scratch_len().max(inverse.get_scratch_len());
-        let step = 2.0 * std::f64::consts::PI / TEMPOGRAM_WINDOW as f64;
         Tempogram {
-            window: (0..TEMPOGRAM_WINDOW)
-                .map(|n| 0.5 + 0.5 * (n as f64 * step - std::f64::consts::PI).cos())
-                .collect(),
+            window: periodic_hann(TEMPOGRAM_WINDOW),
             frame: forward.make_input_vec(),
             spectrum: forward.make_output_vec(),
             autocorrelation: inverse.make_output_vec(),

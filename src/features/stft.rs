@@ -54,9 +54,9 @@ pub(crate) fn centred_frame(signal: &[f32], centre: usize, padding: Padding, fra
     }
 }
 
-/// The periodic Hann window of scipy's `get_window('hann', N_FFT, fftbins=True)`:
-/// `0.5 + 0.5 cos(linspace(-π, π, N_FFT + 1)[n])`, the same arithmetic as scipy's.
-fn periodic_hann(len: usize) -> Vec<f64> {
+/// The periodic Hann window of scipy's `get_window('hann', len, fftbins=True)`:
+/// `0.5 + 0.5 cos(linspace(-π, π, len + 1)[n])`, the same arithmetic as scipy's.
+pub(crate) fn periodic_hann(len: usize) -> Vec<f64> {
     let step = 2.0 * PI / len as f64;
     (0..len)
         .map(|n| 0.5 + 0.5 * (n as f64 * step - PI).cos())

@@ -3,14 +3,11 @@
 
 use std::collections::HashMap;
 
-use super::chroma::{estimate_tuning, ChromaFilterbank};
+use super::chroma::{estimate_tuning, ChromaFilterbank, N_CHROMA};
 use super::frame::{ChromaSum, FrameFeatures};
 use super::mfcc::{Dct, N_MELS, TOP_DB};
 use super::rhythm::{estimate_tempo, onset_envelope, track_beats, Tempogram};
 use super::{Features, N_FEATURES};
-
-/// Number of pitch classes averaged per frame in `chroma_stft`.
-const N_CHROMA: f64 = 12.0;
 
 /// Turns a clip's frames into its 28 features, keeping FFT plans and filterbanks.
 pub(crate) struct Summarizer {
@@ -105,6 +102,6 @@ impl Summarizer {
             };
             total += sum;
         }
-        total / (N_CHROMA * frames.len() as f64)
+        total / (N_CHROMA * frames.len()) as f64
     }
 }

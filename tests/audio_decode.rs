@@ -252,6 +252,17 @@ fn lossy_formats_decode_in_time_and_without_encoder_padding() {
 fn duration_limit_truncates_and_never_pads() {
     let short = load(&data("pcm_s16.wav"), FIRST_30_S);
     assert_eq!(short.samples.len(), RAMP_FRAMES);
+    let unbounded = LoadOptions {
+        max_duration_s: Some(f64::INFINITY),
+    };
+    assert_eq!(
+        load(&data("pcm_s16.flac"), unbounded).samples.len(),
+        RAMP_FRAMES
+    );
+    assert_eq!(
+        load(&data("pcm_s16.au"), unbounded).samples.len(),
+        RAMP_FRAMES
+    );
 
     let limited = load(
         &data("tone1k_44k_stereo.wav"),

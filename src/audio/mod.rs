@@ -11,7 +11,7 @@
 //! part of a song describe something else than the song, and a half-copied file in the drop
 //! folder should be noticed, not classified.
 
-pub mod au;
+mod au;
 pub mod resample;
 
 use std::fs::File;
@@ -42,6 +42,10 @@ pub fn is_audio_path(path: &Path) -> bool {
                 .any(|known| known.eq_ignore_ascii_case(extension))
         })
 }
+
+/// Output is reserved from a header's length up to this many frames (six minutes at 44.1 kHz):
+/// a header may lie, and a longer file just grows the buffer.
+const MAX_RESERVED_FRAMES: usize = 1 << 24;
 
 /// How much of a file [`load`] takes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -136,15 +140,18 @@ fn decode(path: &Path, max_duration_s: Option<f64>) -> Result<Decoded, AudioErro
         source,
     };
     let mut file = File::open(path).map_err(io_error)?;
-    let mut magic = [0u8; au::MAGIC.len()];
-    let magic_len = file.read(&mut magic).map_err(io_error)?;
-    if magic_len == 0 {
+    let mut magic = Vec::with_capacity(au::MAGIC.len());
+    (&mut file)
+        .take(au::MAGIC.len() as u64)
+        .read_to_end(&mut magic)
+        .map_err(io_error)?;
+    if magic.is_empty() {
         return Err(AudioError::EmptyFile {
             path: path.to_owned(),
         });
     }
     file.seek(SeekFrom::Start(0)).map_err(io_error)?;
-    if magic_len == magic.len() && magic == au::MAGIC {
+    if magic == au::MAGIC {
         decode_au(file, path, max_duration_s)
     } else {
         decode_with_symphonia(file, path, max_duration_s)
@@ -157,7 +164,7 @@ fn decode_au(file: File, path: &Path, max_duration_s: Option<f64>) -> Result<Dec
     let limit = frame_limit(max_duration_s, header.sample_rate);
     let planes =
         au::read_planes(&mut reader, &header, limit).map_err(|error| au_error(path, error))?;
-    let mut mono = Vec::new();
+    let mut mono = Vec::with_capacity(planes.first().map_or(0, Vec::len));
     append_downmix(&planes, usize::MAX, &mut mono);
     Ok(Decoded {
         mono,
@@ -170,9 +177,9 @@ fn au_error(path: &Path, error: au::AuError) -> AudioError {
     let path = path.to_owned();
     match error {
         au::AuError::Io(source) => AudioError::Io { path, source },
-        au::AuError::UnsupportedEncoding(_) => AudioError::UnsupportedCodec {
+        au::AuError::UnsupportedEncoding(code) => AudioError::UnsupportedCodec {
             path,
-            codec: error.to_string(),
+            codec: format!("AU encoding {code}"),
         },
         other => AudioError::Corrupt {
             path,
@@ -224,7 +231,8 @@ fn decode_with_symphonia(
         .map_or(0, |channels| channels.count());
     let mut limit = rate.and_then(|rate| frame_limit(max_duration_s, rate));
 
-    let mut mono = Vec::with_capacity(limit.or(declared_frames.map(|n| n as usize)).unwrap_or(0));
+    let expected_frames = limit.or(declared_frames.map(|frames| frames as usize));
+    let mut mono = Vec::with_capacity(expected_frames.unwrap_or(0).min(MAX_RESERVED_FRAMES));
     let mut planes: Vec<Vec<f32>> = Vec::new();
     let mut packets = 0usize;
     let position = |frames: usize, rate: Option<u32>| match rate {
@@ -260,7 +268,7 @@ fn decode_with_symphonia(
         }
         buffer.copy_to_vecs_planar::<f32>(&mut planes);
         channels = planes.len();
-        let room = limit.map_or(usize::MAX, |limit| limit - mono.len());
+        let room = limit.map_or(usize::MAX, |limit| limit.saturating_sub(mono.len()));
         append_downmix(&planes, room, &mut mono);
     }
     if let Some(declared) = declared_frames {

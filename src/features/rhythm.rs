@@ -37,23 +37,20 @@ const TIGHTNESS: f64 = 100.0;
 /// Onset-envelope frames per second: `sr / hop = 43.06640625`.
 const FRAME_RATE: f64 = SAMPLE_RATE as f64 / HOP_LENGTH as f64;
 
-/// `onset_strength` of librosa 0.6.1 (spec §9) from the floored dB columns
-/// (`db(t)` = column `t`, already `max(D, max(D) − 80)`): `env[t] = median_m max(0,
-/// D[m,t−2] − D[m,t−3])` for `t >= 3`, zero before; length = number of frames.
-pub(crate) fn onset_envelope<'a>(
-    db: impl Fn(usize) -> &'a [f64; N_MELS],
-    frames: usize,
-) -> Vec<f64> {
+/// `onset_strength` of librosa 0.6.1 (spec §9) from the clip's floored dB columns
+/// (`max(D, max(D) − 80)`, one per frame): `env[t] = median_m max(0, D[m,t−2] − D[m,t−3])`
+/// for `t >= 3`, zero before; one value per frame.
+pub(crate) fn onset_envelope(db: &[[f64; N_MELS]]) -> Vec<f64> {
     let mut flux = [0.0; N_MELS];
-    let rises = (ONSET_DELAY..frames).map(|t| {
-        let (previous, current) = (db(t - ONSET_DELAY), db(t - ONSET_DELAY + 1));
-        for ((f, &now), &before) in flux.iter_mut().zip(current).zip(previous) {
+    let rises = db.windows(2).map(|pair| {
+        for ((f, &now), &before) in flux.iter_mut().zip(&pair[1]).zip(&pair[0]) {
             *f = (now - before).max(0.0);
         }
         median_of_even_count(&mut flux)
     });
-    let mut env = vec![0.0; ONSET_DELAY.min(frames)];
+    let mut env = vec![0.0; ONSET_DELAY];
     env.extend(rises);
+    env.truncate(db.len());
     env
 }
 
@@ -396,7 +393,7 @@ mod tests {
                 c
             })
             .collect();
-        let env = onset_envelope(|t| &columns[t], columns.len());
+        let env = onset_envelope(&columns);
         assert_eq!(env, vec![0.0, 0.0, 0.0, 0.0, 40.0, 0.0]);
     }
 

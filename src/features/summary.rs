@@ -54,7 +54,7 @@ impl Summarizer {
         }
         let mfcc = self.dct.mfcc(&mean_db);
 
-        let env = onset_envelope(|t| &floored[t], floored.len());
+        let env = onset_envelope(&floored);
         let (tempo, beats) = if env.iter().any(|&e| e != 0.0) {
             let tempo = estimate_tempo(&self.tempogram.mean_autocorrelation(&env));
             (tempo, track_beats(&env, tempo).len())

@@ -2,7 +2,7 @@
 //! duration=30)` gives it (spec §2 of `librosa-features.md`).
 //!
 //! The steps, in librosa 0.6.1's order: decode to f32 with libsndfile's integer scaling
-//! (symphonia for WAV, FLAC, MP3 and Ogg Vorbis; [`au`] for GTZAN's Sun audio), average the
+//! (symphonia for WAV, FLAC, MP3 and Ogg Vorbis; `au.rs` for GTZAN's Sun audio), average the
 //! channels in f32, keep the first `round(rate·duration)` frames (never pad), then resample to
 //! 22050 Hz only when the file's rate differs, to `ceil(n·22050/rate)` samples.
 //!

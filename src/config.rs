@@ -239,10 +239,10 @@ impl fmt::Display for ConfigOrigin {
 /// A configuration that could not be read or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{}: cannot read the config file: {source}", path.display())]
+    #[error("{}: cannot read the config file: {cause}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
@@ -317,9 +317,9 @@ fn locate(explicit: Option<&Path>) -> ConfigOrigin {
 impl Config {
     /// Reads and parses a config file (not yet validated).
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         Self::parse(&text).map_err(|message| ConfigError::Parse {
             path: path.to_owned(),

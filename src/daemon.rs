@@ -1,1 +1,405 @@
-//! (being written)
+//! `genred run`: the one place that starts, watches and stops the threads.
+//!
+//! ```text
+//!  folder watcher ── jobs (bounded) ──▶ file workers ──┐
+//!                                                      ├─ results ──▶ sink
+//!  microphone ─────────────────────────────────────────┘
+//!  main: signals, systemd notify and watchdog, reload, shutdown
+//! ```
+//!
+//! Shutdown (SIGINT, SIGTERM): the sources stop taking files, the workers
+//! finish the file in hand for up to [`SHUTDOWN_GRACE`], the sink records what
+//! arrived and syncs the results file, and `run` returns. A file still being
+//! classified after the grace gets no record, so the next start classifies it.
+//!
+//! Reload (SIGHUP): the new config is read and validated first (an invalid one
+//! is logged and the running one kept); then everything is shut down as above
+//! and started again with it, which covers every key (the results file is read
+//! back, so nothing is classified twice). Only the log format is fixed for the
+//! life of the process; the caller applies the log level in `reload`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use sd_notify::NotifyState;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use tracing::{debug, error, info, warn};
+
+use crate::config::{Config, ConfigError};
+use crate::model::{Classifier, ModelError};
+use crate::pipeline::FileAnalyzer;
+use crate::sinks::results::{ResultsError, ResultsFile};
+use crate::sinks::{FileActions, Sink, SinkMessage};
+use crate::sources::folder::{
+    resolve_path, FileIdentity, FileJob, FolderError, FolderSettings, FolderWatcher,
+};
+use crate::sources::mic::{self, MicError, StartPolicy};
+
+/// How long in-flight files may take to finish once shutdown starts.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// How often the main thread wakes when systemd wants no watchdog pings.
+const IDLE_WAKEUP: Duration = Duration::from_secs(3600);
+
+/// Why the daemon could not start or stopped on its own.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    // The wrapped errors say everything in their own message (their cause
+    // included), so they are shown, not chained: a chain would repeat the cause.
+    #[error("{0}")]
+    Model(ModelError),
+    #[error("{0}")]
+    Results(ResultsError),
+    #[error("{0}")]
+    Folder(FolderError),
+    #[error("{0}")]
+    Mic(MicError),
+    #[error("cannot install the signal handlers: {0}")]
+    Signals(std::io::Error),
+    #[error("cannot start the {role} thread: {cause}")]
+    Spawn {
+        role: &'static str,
+        cause: std::io::Error,
+    },
+    #[error("the {0} thread stopped unexpectedly")]
+    ThreadStopped(&'static str),
+}
+
+/// Runs until SIGINT or SIGTERM. `reload` is called on SIGHUP for the new
+/// configuration.
+pub fn run(
+    mut config: Config,
+    reload: &mut dyn FnMut() -> Result<Config, ConfigError>,
+) -> Result<(), DaemonError> {
+    let signals = forward_signals()?;
+    let watchdog_interval = sd_notify::watchdog_enabled().map(|timeout| timeout / 2);
+    let mut services = Services::start(&config)?;
+    notify_systemd(&[NotifyState::Ready, NotifyState::Status("watching")]);
+    loop {
+        let wake_every = watchdog_interval.unwrap_or(IDLE_WAKEUP);
+        let exits = services.exits.clone();
+        crossbeam_channel::select! {
+            recv(signals) -> signal => match signal {
+                Ok(SIGHUP) => {
+                    info!("SIGHUP: reloading the configuration");
+                    let new_config = match reload() {
+                        Ok(new_config) => new_config,
+                        Err(err) => {
+                            error!("{err}; keeping the running configuration");
+                            continue;
+                        }
+                    };
+                    notify_reloading();
+                    services.stop();
+                    services = match Services::start(&new_config) {
+                        Ok(started) => {
+                            config = new_config;
+                            started
+                        }
+                        Err(err) => {
+                            error!("{err}; going back to the previous configuration");
+                            Services::start(&config)?
+                        }
+                    };
+                    notify_systemd(&[NotifyState::Ready, NotifyState::Status("watching")]);
+                }
+                _ => {
+                    info!("stopping: finishing the files in hand");
+                    notify_systemd(&[NotifyState::Stopping]);
+                    services.stop();
+                    info!("stopped");
+                    return Ok(());
+                }
+            },
+            recv(exits) -> role => {
+                let role = role.unwrap_or("unknown");
+                let failure = services.failure_of(role);
+                notify_systemd(&[NotifyState::Stopping]);
+                services.stop();
+                return Err(failure);
+            },
+            default(wake_every) => {
+                if watchdog_interval.is_some() {
+                    notify_systemd(&[NotifyState::Watchdog]);
+                }
+            }
+        }
+    }
+}
+
+/// Delivers SIGINT, SIGTERM and SIGHUP on a channel, from a thread of its own.
+fn forward_signals() -> Result<Receiver<i32>, DaemonError> {
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(DaemonError::Signals)?;
+    let (sender, receiver) = crossbeam_channel::unbounded();
+    thread::Builder::new()
+        .name("signals".to_owned())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if sender.send(signal).is_err() {
+                    break;
+                }
+            }
+        })
+        .map_err(|cause| DaemonError::Spawn {
+            role: "signals",
+            cause,
+        })?;
+    Ok(receiver)
+}
+
+/// Tells systemd; outside systemd (no `NOTIFY_SOCKET`) this does nothing.
+fn notify_systemd(states: &[NotifyState]) {
+    if let Err(err) = sd_notify::notify(states) {
+        debug!("systemd notify: {err}");
+    }
+}
+
+fn notify_reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => notify_systemd(&[NotifyState::Reloading, now]),
+        Err(_) => notify_systemd(&[NotifyState::Reloading]),
+    }
+}
+
+/// Sends the thread's role when it ends, however it ends (a panic included).
+struct ExitNotice {
+    role: &'static str,
+    exits: Sender<&'static str>,
+}
+
+impl Drop for ExitNotice {
+    fn drop(&mut self) {
+        let _ = self.exits.send(self.role);
+    }
+}
+
+const WATCHER: &str = "folder watcher";
+const WORKER: &str = "file worker";
+const MICROPHONE: &str = "microphone";
+const SINK: &str = "sink";
+
+/// The threads of one configuration, from start to stop.
+struct Services {
+    /// Dropped to tell the sources and workers to stop.
+    shutdown: Option<Sender<()>>,
+    /// Dropped to tell the sink to record what has arrived and end.
+    sink_stop: Option<Sender<()>>,
+    /// One message per thread that ended.
+    exits: Receiver<&'static str>,
+    exit_sender: Sender<&'static str>,
+    /// The source and worker threads (the sink is apart: it stops last).
+    threads: Vec<JoinHandle<Result<(), DaemonError>>>,
+    sink: Option<JoinHandle<Result<(), DaemonError>>>,
+}
+
+impl Services {
+    /// Loads the model, opens the results file, starts the watch and the
+    /// threads. Everything that can fail for a bad config fails before any
+    /// thread starts.
+    fn start(config: &Config) -> Result<Self, DaemonError> {
+        let classifier =
+            Arc::new(Classifier::load(&config.model.path).map_err(DaemonError::Model)?);
+        info!(model = %config.model.path.display(), labels = ?classifier.labels(), "model loaded");
+        let results_path = resolve_path(&config.results.path);
+        let (results, seen) = ResultsFile::open(&results_path).map_err(DaemonError::Results)?;
+        info!(results = %results_path.display(), known_files = seen.len(), "results file open");
+
+        let (shutdown, shutdown_signal) = crossbeam_channel::bounded::<()>(0);
+        let (sink_stop, sink_stop_signal) = crossbeam_channel::bounded::<()>(0);
+        let (messages, sink_messages) = crossbeam_channel::unbounded();
+        let (exit_sender, exits) = crossbeam_channel::unbounded();
+        let mut services = Self {
+            shutdown: Some(shutdown),
+            sink_stop: Some(sink_stop),
+            exits,
+            exit_sender,
+            threads: Vec::new(),
+            sink: None,
+        };
+
+        let folder = &config.folder;
+        if folder.enabled {
+            let workers = config.workers.resolved_count();
+            let (jobs, worker_jobs) = crossbeam_channel::bounded(workers);
+            let watcher = FolderWatcher::start(folder_settings(config, &results_path), seen, jobs)
+                .map_err(DaemonError::Folder)?;
+            info!(folders = ?watcher.roots(), workers, "watching");
+            let shutdown = shutdown_signal.clone();
+            services.spawn(WATCHER, move || {
+                watcher.run(&shutdown);
+                Ok(())
+            })?;
+            for _ in 0..workers {
+                let mut analyzer = FileAnalyzer::new(Arc::clone(&classifier), config.window);
+                let (jobs, results, shutdown) = (
+                    worker_jobs.clone(),
+                    messages.clone(),
+                    shutdown_signal.clone(),
+                );
+                services.spawn(WORKER, move || {
+                    classify_files(&mut analyzer, &jobs, &results, &shutdown);
+                    Ok(())
+                })?;
+            }
+        }
+        if config.mic.enabled {
+            let policy = if folder.enabled {
+                StartPolicy::Retry
+            } else {
+                StartPolicy::FailFast
+            };
+            let (mic_config, classifier, results, shutdown) = (
+                config.mic.clone(),
+                Arc::clone(&classifier),
+                messages.clone(),
+                shutdown_signal.clone(),
+            );
+            services.spawn(MICROPHONE, move || {
+                let mut emit = |prediction| {
+                    let _ = results.send(SinkMessage::Mic(prediction));
+                };
+                mic::run(&mic_config, classifier, &shutdown, policy, &mut emit)
+                    .map_err(DaemonError::Mic)
+            })?;
+        }
+        drop(messages);
+        let sink = Sink::new(results, FileActions::from_config(folder));
+        let sink_thread = spawn_notifying(SINK, services.exit_sender.clone(), move || {
+            sink.run(&sink_messages, &sink_stop_signal);
+            Ok(())
+        })?;
+        services.sink = Some(sink_thread);
+        Ok(services)
+    }
+
+    fn spawn(
+        &mut self,
+        role: &'static str,
+        body: impl FnOnce() -> Result<(), DaemonError> + Send + 'static,
+    ) -> Result<(), DaemonError> {
+        let handle = spawn_notifying(role, self.exit_sender.clone(), body)?;
+        self.threads.push(handle);
+        Ok(())
+    }
+
+    /// The error of a thread that ended while it should have been running.
+    fn failure_of(&mut self, role: &'static str) -> DaemonError {
+        let finished = self
+            .threads
+            .iter()
+            .position(JoinHandle::is_finished)
+            .map(|index| self.threads.swap_remove(index));
+        match finished.map(JoinHandle::join) {
+            Some(Ok(Err(err))) => err,
+            _ => DaemonError::ThreadStopped(role),
+        }
+    }
+
+    /// Stops the sources, lets in-flight files finish within the grace, then
+    /// lets the sink record what arrived and sync.
+    fn stop(&mut self) {
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        drop(self.shutdown.take());
+        let mut running = self
+            .threads
+            .iter()
+            .filter(|thread| !thread.is_finished())
+            .count();
+        while running > 0 {
+            match self.exits.recv_deadline(deadline) {
+                Ok(SINK) => {}
+                Ok(_) => running -= 1,
+                Err(_) => break,
+            }
+        }
+        if running > 0 {
+            warn!(
+                threads = running,
+                "still busy after {} s; their files get no record now and are classified at the next start",
+                SHUTDOWN_GRACE.as_secs()
+            );
+        }
+        drop(self.sink_stop.take());
+        if let Some(sink) = self.sink.take() {
+            if sink.join().is_err() {
+                error!(
+                    "the sink thread panicked; the results file holds every record written before"
+                );
+            }
+        }
+        // Threads past the grace are left to finish on their own; their sends fail.
+        self.threads.clear();
+    }
+}
+
+/// Spawns a named thread that reports its end on `exits`.
+fn spawn_notifying(
+    role: &'static str,
+    exits: Sender<&'static str>,
+    body: impl FnOnce() -> Result<(), DaemonError> + Send + 'static,
+) -> Result<JoinHandle<Result<(), DaemonError>>, DaemonError> {
+    thread::Builder::new()
+        .name(role.to_owned())
+        .spawn(move || {
+            let _notice = ExitNotice { role, exits };
+            let outcome = body();
+            if let Err(err) = &outcome {
+                error!("{role}: {err}");
+            }
+            outcome
+        })
+        .map_err(|cause| DaemonError::Spawn { role, cause })
+}
+
+/// The folder source's settings: what the config says, plus the paths it
+/// must leave alone (the results file, the action folders).
+fn folder_settings(config: &Config, results_path: &Path) -> FolderSettings {
+    let folder = &config.folder;
+    let excluded_dirs: Vec<PathBuf> = folder
+        .target
+        .iter()
+        .chain(&folder.rejected)
+        .cloned()
+        .collect();
+    FolderSettings {
+        roots: folder.paths.clone(),
+        recursive: folder.recursive,
+        extensions: folder.extensions.clone(),
+        settle: folder.settle(),
+        excluded_dirs,
+        excluded_files: vec![results_path.to_owned()],
+    }
+}
+
+/// A file worker: classifies jobs until the watcher is gone or shutdown starts.
+fn classify_files(
+    analyzer: &mut FileAnalyzer,
+    jobs: &Receiver<FileJob>,
+    results: &Sender<SinkMessage>,
+    shutdown: &Receiver<()>,
+) {
+    for job in jobs {
+        if matches!(shutdown.try_recv(), Err(TryRecvError::Disconnected)) {
+            break;
+        }
+        match FileIdentity::of(&job.path) {
+            None => {
+                debug!(path = %job.path.display(), "removed before its turn; skipped");
+                continue;
+            }
+            Some(identity) if identity != job.identity => {
+                debug!(path = %job.path.display(), "changed since it was queued; its new version comes on its own");
+                continue;
+            }
+            Some(_) => {}
+        }
+        let outcome = analyzer.classify(&job.path);
+        if results.send(SinkMessage::File { job, outcome }).is_err() {
+            break;
+        }
+    }
+}

@@ -36,22 +36,22 @@ impl Placement {
 
 /// A file could not be moved or copied; the original is where it was.
 #[derive(Debug, thiserror::Error)]
-#[error("{}: cannot {} it into {}: {source}", file.display(), placement.verb(), folder.display())]
+#[error("{}: cannot {} it into {}: {cause}", file.display(), placement.verb(), folder.display())]
 pub struct ActionError {
     pub file: PathBuf,
     pub folder: PathBuf,
     pub placement: Placement,
-    pub source: io::Error,
+    pub cause: io::Error,
 }
 
 /// Moves or copies `file` into `folder` (created if needed) under its own
 /// name or the first free numbered variant; returns where it now is.
 pub fn place(file: &Path, folder: &Path, placement: Placement) -> Result<PathBuf, ActionError> {
-    let error = |source| ActionError {
+    let error = |cause| ActionError {
         file: file.to_owned(),
         folder: folder.to_owned(),
         placement,
-        source,
+        cause,
     };
     let name = file.file_name().ok_or_else(|| {
         error(io::Error::new(

@@ -18,10 +18,10 @@ use crate::sources::folder::{FileIdentity, SeenFiles};
 /// The results file could not be opened, read or appended to.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
-    #[error("{}: cannot open the results file: {source}", path.display())]
-    Open { path: PathBuf, source: io::Error },
-    #[error("{}: cannot append to the results file: {source}", path.display())]
-    Append { path: PathBuf, source: io::Error },
+    #[error("{}: cannot open the results file: {cause}", path.display())]
+    Open { path: PathBuf, cause: io::Error },
+    #[error("{}: cannot append to the results file: {cause}", path.display())]
+    Append { path: PathBuf, cause: io::Error },
 }
 
 /// The open results file.
@@ -44,9 +44,9 @@ impl ResultsFile {
     /// Opens (or creates) the results file for appending, with the index of
     /// the files it already has results for.
     pub fn open(path: &Path) -> Result<(Self, SeenFiles), ResultsError> {
-        let error = |source| ResultsError::Open {
+        let error = |cause| ResultsError::Open {
             path: path.to_owned(),
-            source,
+            cause,
         };
         if let Some(parent) = path
             .parent()
@@ -78,9 +78,9 @@ impl ResultsFile {
 
     /// Appends one record as one line with a single write.
     pub fn append(&mut self, record: &impl Serialize) -> Result<(), ResultsError> {
-        let error = |source| ResultsError::Append {
+        let error = |cause| ResultsError::Append {
             path: self.path.clone(),
-            source,
+            cause,
         };
         let mut line = serde_json::to_vec(record).map_err(|err| error(err.into()))?;
         line.push(b'\n');
@@ -90,12 +90,10 @@ impl ResultsFile {
 
     /// Makes everything appended durable (at shutdown).
     pub fn sync(&self) -> Result<(), ResultsError> {
-        self.file
-            .sync_data()
-            .map_err(|source| ResultsError::Append {
-                path: self.path.clone(),
-                source,
-            })
+        self.file.sync_data().map_err(|cause| ResultsError::Append {
+            path: self.path.clone(),
+            cause,
+        })
     }
 }
 

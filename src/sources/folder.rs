@@ -88,16 +88,13 @@ pub struct FolderSettings {
 /// The folder source could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum FolderError {
-    #[error("{}: cannot create or open the drop folder: {source}", path.display())]
+    #[error("{}: cannot create or open the drop folder: {cause}", path.display())]
     Folder {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("{}: cannot watch the drop folder: {source}", path.display())]
-    Watch {
-        path: PathBuf,
-        source: notify::Error,
-    },
+    #[error("{}: cannot watch the drop folder: {cause}", path.display())]
+    Watch { path: PathBuf, cause: notify::Error },
 }
 
 /// The path made absolute, with its existing part's symbolic links resolved,
@@ -350,9 +347,9 @@ impl FolderWatcher {
     ) -> Result<Self, FolderError> {
         let mut roots = Vec::with_capacity(settings.roots.len());
         for root in &settings.roots {
-            let folder_error = |source| FolderError::Folder {
+            let folder_error = |cause| FolderError::Folder {
                 path: root.clone(),
-                source,
+                cause,
             };
             std::fs::create_dir_all(root).map_err(folder_error)?;
             roots.push(root.canonicalize().map_err(folder_error)?);
@@ -362,9 +359,9 @@ impl FolderWatcher {
             // The receiver is gone only while shutting down.
             let _ = event_sender.send(event);
         })
-        .map_err(|source| FolderError::Watch {
+        .map_err(|cause| FolderError::Watch {
             path: settings.roots.first().cloned().unwrap_or_default(),
-            source,
+            cause,
         })?;
         let mode = if settings.recursive {
             RecursiveMode::Recursive
@@ -374,9 +371,9 @@ impl FolderWatcher {
         for root in &roots {
             watcher
                 .watch(root, mode)
-                .map_err(|source| FolderError::Watch {
+                .map_err(|cause| FolderError::Watch {
                     path: root.clone(),
-                    source,
+                    cause,
                 })?;
         }
         let filter = FileFilter {

@@ -1,0 +1,683 @@
+//! `genred run` end to end: the real binary watching a temporary drop folder,
+//! real GTZAN clips from ../shared copied in at test time, the real model,
+//! the results file read back, and systemd's notify protocol on a real socket.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const GENRED: &str = env!("CARGO_BIN_EXE_genred");
+const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/gtzan-audio"
+);
+const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/genre-2.onnx");
+const CLASSICAL: [&str; 3] = [
+    "classical.00000.wav",
+    "classical.00001.wav",
+    "classical.00002.wav",
+];
+const BLUES: [&str; 3] = ["blues.00000.wav", "blues.00001.wav", "blues.00002.wav"];
+
+/// How long the daemon may take to load the model and start watching.
+const START_DEADLINE: Duration = Duration::from_secs(20);
+/// How long a handful of 30 s clips may take on 2 busy cores.
+const RESULT_DEADLINE: Duration = Duration::from_secs(60);
+/// The acceptance bound for a clean stop while busy.
+const STOP_DEADLINE: Duration = Duration::from_secs(3);
+const POLL: Duration = Duration::from_millis(50);
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{FIXTURES}/{name}");
+    fs::read(&path)
+        .unwrap_or_else(|err| panic!("{path}: {err}: the tests need ../shared beside the project"))
+}
+
+/// A temporary home for one daemon: its config, drop folder and results.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Self {
+        assert!(Path::new(MODEL).is_file(), "{MODEL} is missing");
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("drop")).unwrap();
+        Self { dir }
+    }
+
+    /// The canonical path, as the daemon reports paths.
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().canonicalize().unwrap().join(relative)
+    }
+
+    fn write_config(&self, body: &str) {
+        let config =
+            format!("[model]\npath = \"{MODEL}\"\n\n[results]\npath = \"results.jsonl\"\n\n{body}");
+        fs::write(self.path("genred.toml"), config).unwrap();
+    }
+
+    fn results(&self) -> Vec<Value> {
+        read_results(&self.path("results.jsonl"))
+    }
+
+    fn start(&self, extra_env: &[(&str, &str)]) -> Daemon {
+        let socket_path = self.path("notify.sock");
+        let _ = fs::remove_file(&socket_path);
+        let notify = UnixDatagram::bind(&socket_path).unwrap();
+        notify.set_read_timeout(Some(POLL)).unwrap();
+        let log_path = self.path("genred.log");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap();
+        let child = Command::new(GENRED)
+            .args(["run", "--config", "genred.toml"])
+            .current_dir(self.dir.path())
+            .env_remove("RUST_LOG")
+            .env_remove("GENRED_CONFIG")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .env("NOTIFY_SOCKET", &socket_path)
+            .envs(extra_env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut daemon = Daemon {
+            child,
+            notify,
+            log_path,
+            results_path: self.path("results.jsonl"),
+        };
+        daemon.expect_notify("READY=1", START_DEADLINE);
+        daemon
+    }
+}
+
+/// Every line of the results file, which must all be whole JSON objects.
+fn read_results(path: &Path) -> Vec<Value> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "the last record is cut short:\n{text}"
+    );
+    text.lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"))
+        })
+        .collect()
+}
+
+/// A running `genred run`.
+struct Daemon {
+    child: Child,
+    notify: UnixDatagram,
+    log_path: PathBuf,
+    results_path: PathBuf,
+}
+
+impl Daemon {
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Waits for a notify datagram with the line `state` (e.g. `READY=1`).
+    fn expect_notify(&mut self, state: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        let mut buffer = [0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(length) = self.notify.recv(&mut buffer) {
+                let message = String::from_utf8_lossy(&buffer[..length]);
+                if message.lines().any(|line| line == state) {
+                    return;
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "genred exited ({status}) before {state}; its log:\n{}",
+                    self.log()
+                );
+            }
+        }
+        panic!(
+            "no {state} from genred within {within:?}; its log:\n{}",
+            self.log()
+        );
+    }
+
+    /// Waits until the results file holds `count` records and returns them.
+    fn wait_for_records(&mut self, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + RESULT_DEADLINE;
+        loop {
+            let records = read_results(&self.results_path);
+            if records.len() >= count {
+                return records;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "genred exited ({status}) with {} of {count} records; log:\n{}",
+                    records.len(),
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {count} records after {RESULT_DEADLINE:?}: {records:#?}\nlog:\n{}",
+                records.len(),
+                self.log()
+            );
+            thread::sleep(POLL);
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -s {name} failed");
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns its status and how long it took.
+    fn terminate(mut self) -> (ExitStatus, Duration) {
+        let sent = Instant::now();
+        self.signal("TERM");
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, sent.elapsed());
+            }
+            assert!(
+                sent.elapsed() < STOP_DEADLINE * 3,
+                "genred still running {:?} after SIGTERM; log:\n{}",
+                sent.elapsed(),
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGTERM, then the acceptance bounds: exit 0 within 3 s.
+    fn stop(self) {
+        let log_path = self.log_path.clone();
+        let (status, took) = self.terminate();
+        let log = fs::read_to_string(log_path).unwrap_or_default();
+        assert!(
+            status.success(),
+            "exit status {status} after SIGTERM; log:\n{log}"
+        );
+        assert!(took < STOP_DEADLINE, "took {took:?} to stop; log:\n{log}");
+        assert!(!log.contains("panicked"), "{log}");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Whether a datagram already sent holds the line `state`.
+fn received(notify: &UnixDatagram, state: &str) -> bool {
+    let mut buffer = [0u8; 4096];
+    while let Ok(length) = notify.recv(&mut buffer) {
+        if String::from_utf8_lossy(&buffer[..length])
+            .lines()
+            .any(|line| line == state)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+fn str_field<'a>(record: &'a Value, key: &str) -> &'a str {
+    record[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key} in {record}"))
+}
+
+/// Records by path; panics when a path has more than one.
+fn by_path(records: &[Value]) -> BTreeMap<PathBuf, &Value> {
+    let mut map = BTreeMap::new();
+    for record in records {
+        let path = PathBuf::from(str_field(record, "path"));
+        if let Some(earlier) = map.insert(path.clone(), record) {
+            panic!("two records for {}:\n{earlier}\n{record}", path.display());
+        }
+    }
+    map
+}
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut files = BTreeSet::new();
+    let mut folders = vec![dir.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.insert(path.strip_prefix(dir).unwrap().to_owned());
+            }
+        }
+    }
+    files
+}
+
+fn assert_valid_classification(record: &Value) {
+    let labels = ["classical", "pop"];
+    let genre = str_field(record, "genre");
+    assert!(labels.contains(&genre), "{record}");
+    let confidence = record["confidence"].as_f64().unwrap();
+    let probabilities = record["probabilities"].as_object().unwrap();
+    let total: f64 = probabilities.values().map(|p| p.as_f64().unwrap()).sum();
+    assert!(
+        (total - 1.0).abs() < 1e-3,
+        "probabilities sum to {total}: {record}"
+    );
+    assert_eq!(
+        probabilities[genre].as_f64().unwrap(),
+        confidence,
+        "{record}"
+    );
+    assert_eq!(str_field(record, "source"), "file");
+    assert_eq!(str_field(record, "model"), "genre-2");
+    assert!(
+        !record["windows"].as_array().unwrap().is_empty(),
+        "{record}"
+    );
+    let duration = record["duration_s"].as_f64().unwrap();
+    assert!(
+        (duration - 30.0).abs() < 0.1,
+        "a whole GTZAN clip is 30 s, got {duration}: {record}"
+    );
+    for timing in ["decode_ms", "features_ms", "inference_ms"] {
+        assert!(
+            record["timings"][timing].as_f64().is_some(),
+            "no {timing}: {record}"
+        );
+    }
+    humantime::parse_rfc3339(str_field(record, "time")).unwrap();
+}
+
+/// Writes `bytes` to `path` in `pieces` writes, `pause` apart, through one open handle.
+fn write_slowly(path: &Path, bytes: &[u8], pieces: usize, pause: Duration) {
+    let mut file = fs::File::create(path).unwrap();
+    for piece in bytes.chunks(bytes.len().div_ceil(pieces)) {
+        file.write_all(piece).unwrap();
+        file.flush().unwrap();
+        thread::sleep(pause);
+    }
+}
+
+#[test]
+fn every_file_gets_one_record_and_ends_in_exactly_one_place() {
+    let home = Home::new();
+    home.write_config(
+        "[folder]\npaths = [\"drop\"]\naction = \"move\"\ntarget = \"drop/sorted\"\nrejected = \"drop/rejected\"\n",
+    );
+    let drop = home.path("drop");
+    // What arrives, and its bytes: (name in the drop folder, fixture or content).
+    let mut good: Vec<(&str, Vec<u8>)> = Vec::new();
+    fs::write(drop.join("already here.wav"), fixture(CLASSICAL[0])).unwrap();
+    good.push(("already here.wav", fixture(CLASSICAL[0])));
+    let mut daemon = home.start(&[]);
+
+    let slow_writer = {
+        let path = drop.join("slowly written.wav");
+        thread::spawn(move || {
+            write_slowly(&path, &fixture(CLASSICAL[2]), 8, Duration::from_millis(600))
+        })
+    };
+    good.push(("slowly written.wav", fixture(CLASSICAL[2])));
+
+    fs::copy(
+        format!("{FIXTURES}/{}", CLASSICAL[1]),
+        drop.join("copied.wav"),
+    )
+    .unwrap();
+    good.push(("copied.wav", fixture(CLASSICAL[1])));
+
+    // Same name in a subfolder: sorted next to the other, never over it.
+    fs::create_dir(drop.join("sub")).unwrap();
+    fs::write(drop.join("sub/copied.wav"), fixture(CLASSICAL[2])).unwrap();
+    good.push(("sub/copied.wav", fixture(CLASSICAL[2])));
+
+    fs::write(drop.join("renamed.wav.part"), fixture(CLASSICAL[0])).unwrap();
+    fs::rename(drop.join("renamed.wav.part"), drop.join("renamed.wav")).unwrap();
+    good.push(("renamed.wav", fixture(CLASSICAL[0])));
+
+    let outside = home.path("outside");
+    fs::create_dir(&outside).unwrap();
+    fs::write(outside.join("moved in.wav"), fixture(CLASSICAL[1])).unwrap();
+    fs::rename(outside.join("moved in.wav"), drop.join("moved in.wav")).unwrap();
+    good.push(("moved in.wav", fixture(CLASSICAL[1])));
+
+    fs::write(drop.join("Ünïcødé — ça va.wav"), fixture(BLUES[0])).unwrap();
+    good.push(("Ünïcødé — ça va.wav", fixture(BLUES[0])));
+
+    let mut corrupt = b"RIFF\xff\xff\xff\x7fWAVEfmt ".to_vec();
+    corrupt.extend((0..4096u32).map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("corrupt.wav", corrupt),
+        ("not audio.mp3", b"a shopping list, not a song\n".repeat(50)),
+        ("empty.flac", Vec::new()),
+    ];
+    for (name, bytes) in &bad {
+        fs::write(drop.join(name), bytes).unwrap();
+    }
+    // Never taken, never touched.
+    let skipped: Vec<(&str, Vec<u8>)> = vec![
+        (".hidden.wav", fixture(CLASSICAL[0])),
+        ("still downloading.wav.part", fixture(CLASSICAL[1])),
+        ("also downloading.wav.crdownload", fixture(CLASSICAL[1])),
+        ("notes.txt", b"liner notes".to_vec()),
+    ];
+    for (name, bytes) in &skipped {
+        fs::write(drop.join(name), bytes).unwrap();
+    }
+    slow_writer.join().unwrap();
+
+    daemon.wait_for_records(good.len() + bad.len());
+    daemon.stop();
+    let records = home.results();
+    let records = by_path(&records);
+    assert_eq!(records.len(), good.len() + bad.len(), "{records:#?}");
+
+    let mut expected_files = BTreeSet::new();
+    for (name, bytes) in &good {
+        let record = records[&drop.join(name)];
+        assert_valid_classification(record);
+        assert_eq!(
+            record["size"].as_u64(),
+            Some(bytes.len() as u64),
+            "read whole: {record}"
+        );
+        if CLASSICAL.iter().any(|clip| fixture(clip) == *bytes) {
+            assert_eq!(str_field(record, "genre"), "classical", "{record}");
+        }
+        let moved_to = PathBuf::from(str_field(record, "moved_to"));
+        let genre_folder = drop.join("sorted").join(str_field(record, "genre"));
+        assert_eq!(moved_to.parent(), Some(genre_folder.as_path()), "{record}");
+        assert_eq!(
+            &fs::read(&moved_to).unwrap(),
+            bytes,
+            "{} changed on the way",
+            moved_to.display()
+        );
+        assert!(!drop.join(name).exists(), "{name} was copied, not moved");
+        expected_files.insert(moved_to.strip_prefix(&drop).unwrap().to_owned());
+    }
+    let collided: BTreeSet<_> = ["copied", "sub/copied"]
+        .iter()
+        .map(|name| str_field(records[&drop.join(format!("{name}.wav"))], "moved_to"))
+        .map(|moved| Path::new(moved).file_name().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        collided,
+        ["copied.wav".into(), "copied-1.wav".into()].into(),
+        "numbered on collision"
+    );
+
+    for (name, bytes) in &bad {
+        let record = records[&drop.join(name)];
+        assert_eq!(str_field(record, "source"), "file");
+        assert!(!str_field(record, "error").is_empty(), "{record}");
+        assert!(record.get("genre").is_none(), "{record}");
+        let moved_to = PathBuf::from(str_field(record, "moved_to"));
+        assert_eq!(moved_to, drop.join("rejected").join(name), "{record}");
+        assert_eq!(&fs::read(&moved_to).unwrap(), bytes);
+        expected_files.insert(moved_to.strip_prefix(&drop).unwrap().to_owned());
+    }
+    for (name, bytes) in &skipped {
+        assert_eq!(
+            &fs::read(drop.join(name)).unwrap(),
+            bytes,
+            "{name} was touched"
+        );
+        expected_files.insert(PathBuf::from(name));
+    }
+    assert_eq!(
+        files_under(&drop),
+        expected_files,
+        "every file in exactly one place, nothing else"
+    );
+}
+
+#[test]
+fn a_burst_of_a_hundred_files_is_queued_not_dropped() {
+    let home = Home::new();
+    home.write_config("[folder]\npaths = [\"drop\"]\n");
+    let mut daemon = home.start(&[]);
+    let drop = home.path("drop");
+    let clips: Vec<Vec<u8>> = CLASSICAL.iter().map(|clip| fixture(clip)).collect();
+    let names: Vec<String> = (0..100).map(|n| format!("burst {n:03}.wav")).collect();
+    for (n, name) in names.iter().enumerate() {
+        fs::write(drop.join(name), &clips[n % clips.len()]).unwrap();
+    }
+    daemon.wait_for_records(names.len());
+    let log = daemon.log();
+    daemon.stop();
+    let records = home.results();
+    let records = by_path(&records);
+    assert_eq!(records.len(), names.len());
+    for name in &names {
+        let record = records[&drop.join(name)];
+        assert_valid_classification(record);
+        assert_eq!(str_field(record, "genre"), "classical", "{record}");
+        assert!(
+            drop.join(name).is_file(),
+            "action none leaves {name} in place"
+        );
+    }
+    assert!(
+        log.contains("files waiting for a worker"),
+        "the queue depth is logged:\n{log}"
+    );
+}
+
+#[test]
+fn a_restart_classifies_only_new_and_changed_files() {
+    let home = Home::new();
+    home.write_config("[folder]\npaths = [\"drop\"]\n");
+    let drop = home.path("drop");
+    fs::write(drop.join("unchanged.wav"), fixture(CLASSICAL[0])).unwrap();
+    fs::write(drop.join("rewritten.wav"), fixture(CLASSICAL[1])).unwrap();
+    let mut daemon = home.start(&[]);
+    daemon.wait_for_records(2);
+    daemon.stop();
+
+    // Rewritten while genred was down (different length, so a different size).
+    fs::write(
+        drop.join("rewritten.wav"),
+        &fixture(BLUES[1])[..fixture(BLUES[1]).len() - 1000],
+    )
+    .unwrap();
+    fs::write(drop.join("new.wav"), fixture(CLASSICAL[2])).unwrap();
+    let mut daemon = home.start(&[]);
+    daemon.wait_for_records(4);
+    daemon.stop();
+
+    let records = home.results();
+    let count = |name: &str| {
+        records
+            .iter()
+            .filter(|r| str_field(r, "path") == drop.join(name).to_str().unwrap())
+            .count()
+    };
+    assert_eq!(count("unchanged.wav"), 1, "{records:#?}");
+    assert_eq!(count("rewritten.wav"), 2, "{records:#?}");
+    assert_eq!(count("new.wav"), 1, "{records:#?}");
+    assert_eq!(records.len(), 4, "{records:#?}");
+}
+
+#[test]
+fn sigterm_while_busy_stops_within_3_s_and_nothing_is_lost() {
+    let home = Home::new();
+    home.write_config("[folder]\npaths = [\"drop\"]\n");
+    let drop = home.path("drop");
+    let names: Vec<String> = (0..40).map(|n| format!("busy {n:02}.wav")).collect();
+    let mut daemon = home.start(&[]);
+    for (n, name) in names.iter().enumerate() {
+        fs::write(drop.join(name), fixture(CLASSICAL[n % 3])).unwrap();
+    }
+    daemon.wait_for_records(1);
+    let log_path = daemon.log_path.clone();
+    let notify = daemon.notify.try_clone().unwrap();
+    let (status, took) = daemon.terminate();
+    let log = fs::read_to_string(log_path).unwrap();
+    assert!(status.success(), "exit status {status}; log:\n{log}");
+    assert!(took < STOP_DEADLINE, "took {took:?}; log:\n{log}");
+    assert!(
+        received(&notify, "STOPPING=1"),
+        "no STOPPING=1; log:\n{log}"
+    );
+    let first_run = home.results();
+    by_path(&first_run);
+    assert!(
+        first_run.len() < names.len(),
+        "not busy enough to test a stop mid-way"
+    );
+
+    // The files without a record are classified at the next start, the others not again.
+    let mut daemon = home.start(&[]);
+    daemon.wait_for_records(names.len());
+    daemon.stop();
+    let records = home.results();
+    assert_eq!(by_path(&records).len(), names.len());
+}
+
+#[test]
+fn sighup_rereads_the_config_and_the_watchdog_is_pinged() {
+    let home = Home::new();
+    home.write_config("[folder]\npaths = [\"drop\"]\n");
+    let mut daemon = home.start(&[("WATCHDOG_USEC", "300000")]);
+    daemon.expect_notify("WATCHDOG=1", Duration::from_secs(2));
+    fs::write(home.path("drop/first.wav"), fixture(CLASSICAL[0])).unwrap();
+    daemon.wait_for_records(1);
+
+    fs::create_dir(home.path("second")).unwrap();
+    home.write_config("[folder]\npaths = [\"drop\", \"second\"]\n");
+    daemon.signal("HUP");
+    daemon.expect_notify("RELOADING=1", START_DEADLINE);
+    daemon.expect_notify("READY=1", START_DEADLINE);
+    fs::write(home.path("second/second.wav"), fixture(CLASSICAL[1])).unwrap();
+    daemon.wait_for_records(2);
+    daemon.stop();
+    let records = home.results();
+    let records = by_path(&records);
+    assert_eq!(records.len(), 2, "{records:#?}");
+    assert!(records.contains_key(&home.path("second/second.wav")));
+}
+
+fn genred(home: &Home, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(GENRED)
+        .args(args)
+        .current_dir(home.path(""))
+        .env_remove("GENRED_CONFIG")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// A refusal: exit status 2 and one error line that mentions `needle`.
+fn assert_refused(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("genred: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line: {stderr}");
+    assert!(errors[0].contains(needle), "{needle}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_configs_are_refused_with_one_line_naming_the_key() {
+    let home = Home::new();
+    let cases = [
+        ("[folder]\nsettle = 2\n", "`settle = 2`"),
+        ("[folder]\nsettle_s = -1.0\n", "folder.settle_s"),
+        ("[folder]\naction = \"move\"\n", "folder.target"),
+        ("[folder]\naction = \"delete\"\n", "`move`"),
+        ("[log]\nlevel = \"loud\"\n", "log.level"),
+    ];
+    for (body, needle) in cases {
+        home.write_config(body);
+        assert_refused(
+            &genred(&home, &["check-config", "genred.toml"], &[]),
+            needle,
+        );
+        assert_refused(
+            &genred(&home, &["run", "--config", "genred.toml"], &[]),
+            needle,
+        );
+    }
+    home.write_config("");
+    let missing_model = genred(
+        &home,
+        &["run", "--config", "genred.toml", "--model", "nowhere.onnx"],
+        &[],
+    );
+    assert_refused(&missing_model, "nowhere.onnx");
+    assert_refused(
+        &genred(&home, &["run", "--config", "absent.toml"], &[]),
+        "absent.toml",
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_config_and_where_it_came_from() {
+    let home = Home::new();
+    home.write_config("[folder]\naction = \"copy\"\ntarget = \"sorted\"\n");
+    for (args, env, origin) in [
+        (
+            &["check-config", "genred.toml"][..],
+            &[][..],
+            "genred.toml (given on the command line)",
+        ),
+        (
+            &["check-config"][..],
+            &[("GENRED_CONFIG", "genred.toml")][..],
+            "genred.toml (from $GENRED_CONFIG)",
+        ),
+    ] {
+        let output = genred(&home, args, env);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            stdout.lines().next(),
+            Some(format!("# genred configuration from {origin}").as_str())
+        );
+        let effective: toml::Table = toml::from_str(&stdout).unwrap();
+        assert_eq!(effective["folder"]["action"].as_str(), Some("copy"));
+        assert_eq!(effective["folder"]["target"].as_str(), Some("sorted"));
+        assert_eq!(
+            effective["folder"]["settle_s"].as_float(),
+            Some(2.0),
+            "defaults filled in"
+        );
+        assert_eq!(effective["model"]["path"].as_str(), Some(MODEL));
+    }
+}

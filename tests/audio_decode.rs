@@ -326,6 +326,28 @@ fn gtzan_clip_is_bit_exact_and_cut_at_30_seconds() {
     assert_eq!((clip.source_rate, clip.source_channels), (22050, 1));
 }
 
+/// GTZAN ships as 16-bit big-endian AU; the fixture's samples, written that way, load the
+/// same as the WAV they came from.
+#[test]
+fn gtzan_clip_as_au_loads_the_same_samples() {
+    let stored = wav_pcm16(&shared("fixtures/gtzan-audio/blues.00000.wav"));
+    let mut au = b".snd".to_vec();
+    let data_len = 2 * stored.len() as u32;
+    for field in [24, data_len, 3, 22050, 1] {
+        au.extend_from_slice(&u32::to_be_bytes(field));
+    }
+    for &sample in &stored {
+        au.extend_from_slice(&((sample * 32768.0) as i16).to_be_bytes());
+    }
+    let dir = temp_dir();
+    let path = dir.path().join("blues.00000.au");
+    write(&path, &au);
+
+    let clip = load(&path, FIRST_30_S);
+    assert_eq!(clip.samples, stored[..661_500]);
+    assert_eq!((clip.source_rate, clip.source_channels), (22050, 1));
+}
+
 #[test]
 fn reference_44100_hz_stereo_mix_gives_30_seconds_at_22050_hz() {
     let clip = load(&shared("reference/audio/mix_44k_stereo.wav"), FIRST_30_S);

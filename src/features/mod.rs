@@ -6,10 +6,10 @@
 //! histogram bin, a tempo lag, a beat).
 //!
 //! The computation is split in two, so that a live stream can reuse work between windows:
-//! - [`frame`]: everything that depends on one STFT frame's 2048 samples only (spectral shape,
+//! - `frame`: everything that depends on one STFT frame's 2048 samples only (spectral shape,
 //!   rms, zcr, the log-mel column before the clip-wide floor, piptrack peaks, the power
 //!   spectrum for chroma). The STFT is computed once per frame and shared by all of them.
-//! - [`summary`]: everything that depends on the whole clip (the −80 dB floor relative to the
+//! - `summary`: everything that depends on the whole clip (the −80 dB floor relative to the
 //!   clip's maximum, the onset envelope, tempo, beats, tuning and thus chroma, the means).
 //!
 //! [`Extractor::extract`] is all frames followed by the summary; [`IncrementalExtractor`]

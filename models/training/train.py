@@ -309,9 +309,15 @@ def encode(labels: list[str], label_names: list[str]) -> np.ndarray:
 
 def select_and_refit(families: dict[str, list[Candidate]], label_names: list[str], splits: Splits) -> list[Fitted]:
     """For each family (``lstm``, ``mlp``, ...): pick the candidate and step
-    count with the best validation accuracy (ties: lower validation loss, then
-    fewer steps), then refit it on train+valid for that many steps. Returns
-    one refitted model per family, best on valid first."""
+    count with the lowest validation cross-entropy (ties: fewer steps), then
+    refit it on train+valid for that many steps. Returns one refitted model
+    per family, the best on valid first: highest validation accuracy, then
+    lowest cross-entropy.
+
+    Within a family the criterion is cross-entropy, not accuracy:
+    valid_filtered has 197 rows, so one row moves accuracy by half a point and
+    accuracy-picked step counts and hyper-parameters follow that noise.
+    Between families it is accuracy, the figure the models are judged by."""
     train_valid = Dataset(
         splits.train.stems + splits.valid.stems,
         np.concatenate([splits.train.features, splits.valid.features]),
@@ -322,11 +328,11 @@ def select_and_refit(families: dict[str, list[Candidate]], label_names: list[str
         scored = []
         for candidate in candidates:
             _, _, history = train(candidate, label_names, splits.train, candidate.max_steps, splits.valid)
-            steps, accuracy, loss = min(history, key=lambda h: (-h[1], h[2], h[0]))
+            steps, accuracy, loss = min(history, key=lambda h: (h[2], h[0]))
             print(f"  {family} {candidate.describe()}: best on valid at {steps} steps: "
                   f"accuracy {accuracy:.4f}, loss {loss:.4f}")
             scored.append((accuracy, loss, steps, candidate))
-        accuracy, loss, steps, best = min(scored, key=lambda s: (-s[0], s[1], s[2]))
+        accuracy, loss, steps, best = min(scored, key=lambda s: (s[1], s[2]))
         params, standardizer, _ = train(best, label_names, train_valid, steps)
         fitted.append(Fitted(family, best, params, standardizer, steps, accuracy, loss))
     fitted.sort(key=lambda f: (-f.valid_accuracy, f.valid_loss))
@@ -469,11 +475,11 @@ def genre_10_candidates() -> dict[str, list[Candidate]]:
     return {
         "lstm": [Candidate(ORIGINAL_ARCHITECTURE, lr, 1e-3, 400) for lr in (1e-3, 3e-4)],
         "mlp": [
-            Candidate(Architecture("mlp", (), sizes), 1e-3, l2, 1500)
+            Candidate(Architecture("mlp", (), sizes), 1e-3, l2, 3000)
             for sizes in ((64,), (256,))
             for l2 in (1e-2, 3e-2)
         ],
-        "linear": [Candidate(Architecture("linear"), 1e-2, l2, 1500) for l2 in (1e-3, 1e-2, 3e-2)],
+        "linear": [Candidate(Architecture("linear"), 1e-2, l2, 3000) for l2 in (1e-3, 1e-2, 3e-2)],
     }
 
 

@@ -12,18 +12,21 @@ use serde::Serialize;
 use genred::features::{Features, FEATURE_NAMES, N_FEATURES};
 use genred::model::{Classifier, DEFAULT_MODEL};
 
-/// Measure a model's accuracy on a labelled feature CSV.
-///
-/// The CSV is in the dataset's format (the Kaggle "musicfeatures" data.csv,
-/// or `genred features` output with a `label` column added): a header with
-/// `filename`, the 28 feature columns by name in any order, and `label`.
-/// Rows whose label the model does not know are skipped and counted, so a
-/// two-genre model can be evaluated on the ten-genre table.
-///
-/// Example: the shipped models on GTZAN's artist-disjoint test split:
-///
-///   genred evaluate --model models/genre-10.onnx data.csv --only splits/test_filtered.txt
+/// What `genred evaluate --help` says after the options.
+const AFTER_HELP: &str = "\
+The CSV is in the dataset's format (the Kaggle \"musicfeatures\" data.csv, or
+`genred features` output with a `label` column added): a header with
+`filename`, the 28 feature columns by name in any order, and `label`. Rows
+whose label the model does not know are skipped and counted, so the two-genre
+model can be evaluated on the ten-genre table.
+
+Example, the shipped ten-genre model on GTZAN's artist-disjoint test split:
+  genred evaluate --model models/genre-10.onnx data.csv --only splits/test_filtered.txt";
+
+/// Measure a model's accuracy, per-class recall and confusion matrix on a
+/// labelled feature CSV.
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// The ONNX model to evaluate.
     #[arg(long, value_name = "FILE", default_value = DEFAULT_MODEL)]

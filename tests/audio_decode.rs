@@ -396,21 +396,23 @@ fn write(path: &Path, bytes: &[u8]) {
     }
 }
 
-/// `bytes` of a test file with the bytes in `range` inverted.
+/// A test file with the bytes in `range` inverted.
 fn damaged(name: &str, range: std::ops::Range<usize>) -> Vec<u8> {
-    let mut bytes = match fs::read(data(name)) {
-        Ok(bytes) => bytes,
-        Err(error) => panic!("{name}: {error}"),
-    };
+    let mut bytes = contents(name);
     for byte in &mut bytes[range] {
         *byte = !*byte;
     }
     bytes
 }
 
+/// The first `len` bytes of a test file.
 fn prefix(name: &str, len: usize) -> Vec<u8> {
+    contents(name)[..len].to_vec()
+}
+
+fn contents(name: &str) -> Vec<u8> {
     match fs::read(data(name)) {
-        Ok(bytes) => bytes[..len].to_vec(),
+        Ok(bytes) => bytes,
         Err(error) => panic!("{name}: {error}"),
     }
 }
@@ -512,6 +514,12 @@ fn each_kind_of_bad_input_gets_its_own_clear_error() {
             damaged("pcm_s16.flac", 2000..2100),
             "Corrupt",
             "corrupt or truncated audio",
+        ),
+        (
+            "voice memo.opus",
+            contents("tone440.opus"),
+            "UnsupportedCodec",
+            "unsupported audio codec: Opus",
         ),
         (
             "no samples.wav",

@@ -18,7 +18,11 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use symphonia::core::codecs::audio::well_known::{CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3};
+use symphonia::core::codecs::audio::well_known::{
+    CODEC_ID_AAC, CODEC_ID_AC3, CODEC_ID_ALAC, CODEC_ID_DCA, CODEC_ID_EAC3, CODEC_ID_MP1,
+    CODEC_ID_MP2, CODEC_ID_MP3, CODEC_ID_OPUS, CODEC_ID_SPEEX, CODEC_ID_WAVPACK, CODEC_ID_WMA,
+};
+use symphonia::core::codecs::audio::AudioCodecId;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
@@ -220,9 +224,9 @@ fn decode_with_symphonia(
         .filter(|_| !mpeg_audio || track.delay.is_some());
     let mut decoder = symphonia::default::get_codecs()
         .make_audio_decoder(params, &Default::default())
-        .map_err(|error| AudioError::UnsupportedCodec {
+        .map_err(|_| AudioError::UnsupportedCodec {
             path: path.to_owned(),
-            codec: format!("symphonia codec id {} ({error})", params.codec),
+            codec: codec_name(params.codec),
         })?;
     let mut rate = params.sample_rate;
     let mut channels = params
@@ -289,6 +293,26 @@ fn decode_with_symphonia(
         rate,
         channels: u16::try_from(channels).unwrap_or(u16::MAX),
     })
+}
+
+/// A name for a codec that the containers genred opens may hold but symphonia's default build
+/// does not decode.
+fn codec_name(codec: AudioCodecId) -> String {
+    let known = [
+        (CODEC_ID_OPUS, "Opus"),
+        (CODEC_ID_AAC, "AAC"),
+        (CODEC_ID_ALAC, "Apple Lossless (ALAC)"),
+        (CODEC_ID_AC3, "Dolby Digital (AC-3)"),
+        (CODEC_ID_EAC3, "Dolby Digital Plus (E-AC-3)"),
+        (CODEC_ID_DCA, "DTS"),
+        (CODEC_ID_WMA, "Windows Media Audio"),
+        (CODEC_ID_SPEEX, "Speex"),
+        (CODEC_ID_WAVPACK, "WavPack"),
+    ];
+    known.iter().find(|(id, _)| *id == codec).map_or_else(
+        || format!("codec id {codec}"),
+        |(_, name)| (*name).to_owned(),
+    )
 }
 
 /// Identifies the container by its content (the extension is only a hint) and reads its

@@ -29,7 +29,7 @@ const PASSBAND_END: f64 = 0.913;
 /// `stopband_begin`): nothing above the output's Nyquist frequency folds back.
 const STOPBAND_START: f64 = 1.0;
 /// Number of fractional-offset rows above which rows are interpolated instead of all stored.
-/// 1024 rows keep linear interpolation error near −120 dB while bounding the table's size.
+/// 1024 rows keep the linear interpolation error below −120 dB while bounding the table.
 const MAX_TABLE_PHASES: u64 = 1024;
 /// The largest conversion factor accepted in either direction. The filter grows with the
 /// factor; beyond this, input is almost certainly a wrong sample rate, not audio to convert.
@@ -54,7 +54,7 @@ pub enum ResampleError {
 ///
 /// The output has exactly `ceil(n·to_rate/from_rate)` samples, the length librosa's
 /// `fix_length` gives after `soxr.resample`; the signal is taken as zero outside its ends.
-/// Equal rates return a copy. Rates that [`StreamResampler::new`] rejects (zero, or a ratio
+/// Equal rates return a copy, as librosa skips resampling then. Rates that [`StreamResampler::new`] rejects (zero, or a ratio
 /// beyond 256:1) give an empty vector: there is no meaningful signal at such a rate; use
 /// [`try_resample`] to tell that apart from an empty input.
 pub fn resample(samples: &[f32], from_rate: u32, to_rate: u32) -> Vec<f32> {
@@ -67,9 +67,6 @@ pub fn try_resample(
     from_rate: u32,
     to_rate: u32,
 ) -> Result<Vec<f32>, ResampleError> {
-    if from_rate == to_rate {
-        return Ok(samples.to_vec());
-    }
     let mut resampler = StreamResampler::new(from_rate, to_rate)?;
     let output_len = resampled_len(samples.len(), from_rate, to_rate);
     let mut output = Vec::with_capacity(output_len + resampler.filter.taps_per_row);
@@ -134,7 +131,12 @@ impl StreamResampler {
 
     /// Appends to `output` every output sample that `input`, together with what came before,
     /// determines. Blocks may have any size, including zero; state carries across calls.
+    /// Equal rates pass the input through untouched, as [`resample`] does.
     pub fn process(&mut self, input: &[f32], output: &mut Vec<f32>) {
+        if self.input_step == self.phase_count {
+            output.extend_from_slice(input);
+            return;
+        }
         self.history.extend_from_slice(input);
         let taps = self.filter.taps_per_row;
         let left = self.filter.left_context;
@@ -374,6 +376,14 @@ mod tests {
     fn equal_rates_return_the_input_unchanged() {
         let signal = noise(1000, 1);
         assert_eq!(resample(&signal, 22050, 22050), signal);
+        let Ok(mut stream) = StreamResampler::new(22050, 22050) else {
+            panic!("equal rates must be supported");
+        };
+        let mut streamed = Vec::new();
+        for block in signal.chunks(300) {
+            stream.process(block, &mut streamed);
+        }
+        assert_eq!(streamed, signal);
     }
 
     #[test]

@@ -288,3 +288,59 @@ fn evaluate_prints_tables_and_one_error_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("no-such-model.onnx"), "{stderr}");
 }
+
+#[test]
+fn the_model_card_quotes_the_recorded_figures() {
+    let card_path = Path::new(MODELS).join("README.md");
+    let card = std::fs::read_to_string(&card_path).unwrap();
+    let unemphasized = card.replace("**", "");
+    for model in ["genre-2", "genre-10"] {
+        let recorded = recorded_metrics(model);
+        let test = &recorded["test"];
+        let headline = format!(
+            "**{:.4}** ({}/{})",
+            test["accuracy"].as_f64().unwrap(),
+            test["correct"],
+            test["rows"]
+        );
+        assert!(
+            card.contains(&headline),
+            "{model}: the card does not quote {headline}"
+        );
+        for (label, counts) in recorded["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(test["confusion"].as_array().unwrap())
+        {
+            let label = label.as_str().unwrap();
+            let counts: Vec<String> = counts
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(Value::to_string)
+                .collect();
+            let row = format!(
+                "| {label} | {} | {:.4} |",
+                counts.join(" | "),
+                test["recall"][label].as_f64().unwrap()
+            );
+            assert!(
+                card.contains(&row),
+                "{model}: the card's confusion matrix has no row {row}"
+            );
+        }
+        for (family, candidate) in recorded["candidates"].as_object().unwrap() {
+            let figure = format!(
+                "{:.4} ({}/{})",
+                candidate["test_accuracy"].as_f64().unwrap(),
+                candidate["test"]["correct"],
+                candidate["test"]["rows"]
+            );
+            assert!(
+                unemphasized.contains(&figure),
+                "{model} {family}: the card does not quote {figure}"
+            );
+        }
+    }
+}

@@ -37,12 +37,16 @@ pub enum ModelError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// The file is empty, truncated, not ONNX, or uses what tract cannot run.
+    /// The file is empty, truncated or not ONNX.
     #[error("model {}: not a usable ONNX model: {reason}", path.display())]
     NotOnnx { path: PathBuf, reason: String },
     /// The model does not take one `[1, 28]` float tensor.
     #[error("model {}: input must be [1, {N_FEATURES}] features, {reason}", path.display())]
     BadInput { path: PathBuf, reason: String },
+    /// tract cannot build a plan for the graph (an unsupported operator, shapes
+    /// that do not fit together).
+    #[error("model {}: tract cannot run it on [1, {N_FEATURES}] features: {reason}", path.display())]
+    Unrunnable { path: PathBuf, reason: String },
     /// The model does not give one `[1, n]` probability row.
     #[error("model {}: output must be [1, n_labels] probabilities, {reason}", path.display())]
     BadOutput { path: PathBuf, reason: String },
@@ -79,7 +83,8 @@ pub enum ModelError {
     Inference { path: PathBuf, reason: String },
 }
 
-/// A loaded genre model, ready to predict. Cheap to share: `Send + Sync`.
+/// A loaded genre model, ready to predict. Load it once and share it between
+/// threads (`&Classifier` or `Arc<Classifier>`): it is `Send + Sync`.
 #[derive(Debug)]
 pub struct Classifier {
     path: PathBuf,
@@ -112,18 +117,17 @@ impl Classifier {
         let labels = labels_of(path, &metadata)?;
         check_feature_names(path, &metadata)?;
 
+        let unrunnable = |err: TractError| ModelError::Unrunnable {
+            path: path.to_owned(),
+            reason: format!("{err:#}"),
+        };
         let batch_of_one = f32::fact([1, N_FEATURES]).into();
         let typed = model
             .with_input_fact(0, batch_of_one)
             .and_then(|model| model.into_optimized())
-            .map_err(|err| ModelError::BadInput {
-                path: path.to_owned(),
-                reason: format!("the graph does not accept it: {err:#}"),
-            })?;
+            .map_err(unrunnable)?;
         check_output(path, &typed, labels.len())?;
-        let plan = typed
-            .into_runnable()
-            .map_err(|err| not_onnx(format!("{err:#}")))?;
+        let plan = typed.into_runnable().map_err(unrunnable)?;
 
         Ok(Classifier {
             path: path.to_owned(),

@@ -60,7 +60,7 @@ impl WindowSpec {
         let length = ((self.length_s * rate).round() as usize).max(1);
         let hop = ((self.hop_s * rate).round() as usize).max(1);
         if n_samples <= length {
-            return vec![0..n_samples];
+            return std::iter::once(0..n_samples).collect();
         }
         let mut ranges: Vec<Range<usize>> = (0..=n_samples - length)
             .step_by(hop)

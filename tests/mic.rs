@@ -5,8 +5,9 @@
 //! The audio server is found through process-wide environment variables, so
 //! the whole story runs as one test, in order: no server → a clear error;
 //! server up → rate, first provisional prediction, the clip's genre, streamed
-//! windows equal to batch over the saved window samples; server killed → loss
-//! logged, idle CPU; server back → capture resumes.
+//! windows equal to batch over the saved window samples; server frozen → the
+//! stall is noticed and capture resumes on thaw; server killed → loss logged,
+//! idle CPU; server back → capture resumes.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -106,6 +107,7 @@ fn live_microphone_end_to_end() {
     };
     let listening = logs.wait_for(
         "mic: listening on input device \"default\"",
+        started,
         Duration::from_secs(5),
     );
     let mut player = server.play(&feed);
@@ -196,10 +198,28 @@ fn live_microphone_end_to_end() {
     }
     let _ = player.wait();
 
+    // The server freezes: no callbacks come, the stall watchdog notices; it thaws: back.
+    let frozen = Instant::now();
+    server.signal("STOP");
+    let stalled = logs.wait_for("(stalled)", frozen, Duration::from_secs(5));
+    server.signal("CONT");
+    let thawed = Instant::now();
+    let back = logs.wait_for("is back", thawed, Duration::from_secs(5));
+    eprintln!(
+        "stall logged after {:?}; back {:?} after the server thawed",
+        stalled.duration_since(frozen),
+        back.duration_since(thawed)
+    );
+    assert!(stalled.duration_since(frozen) < Duration::from_secs(3));
+
     // The server dies: the loss is logged promptly and waiting costs no CPU.
     let killed = Instant::now();
     server.stop();
-    let lost = logs.wait_for("mic: lost input device \"default\"", Duration::from_secs(5));
+    let lost = logs.wait_for(
+        "mic: lost input device \"default\"",
+        killed,
+        Duration::from_secs(5),
+    );
     assert!(
         lost.duration_since(killed) < Duration::from_secs(3),
         "loss logged after {:?}",
@@ -225,6 +245,7 @@ fn live_microphone_end_to_end() {
     restarted_server.export_to_process();
     let back = logs.wait_for(
         "mic: input device \"default\" is back",
+        restarted,
         Duration::from_secs(10),
     );
     eprintln!(
@@ -486,12 +507,16 @@ impl TestMic {
             .map(|name| name.to_string())
             .zip(values.lines().map(str::to_owned))
             .collect();
-        for (name, value) in &env {
-            std::env::set_var(name, value);
-        }
         Self {
             dir: dir.to_owned(),
             env,
+        }
+    }
+
+    /// Points this process's audio clients (cpal via the ALSA pulse plugin) at this server.
+    fn export_to_process(&self) {
+        for (name, value) in &self.env {
+            std::env::set_var(name, value);
         }
     }
 
@@ -502,6 +527,18 @@ impl TestMic {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .spawn()
             .expect("paplay runs")
+    }
+
+    /// Sends `signal` (STOP, CONT) to the PulseAudio server.
+    fn signal(&self, signal: &str) {
+        let pid_file = self.dir.join("run/pulse/pid");
+        let pid = fs::read_to_string(&pid_file).expect("pulseaudio pid file");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.trim())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} {pid}");
     }
 
     fn stop(&self) {
@@ -538,8 +575,8 @@ impl LogCapture {
         capture
     }
 
-    /// When a line containing `needle` was logged, waiting up to `timeout`.
-    fn wait_for(&self, needle: &str, timeout: Duration) -> Instant {
+    /// When a line containing `needle` was first logged after `since`, waiting up to `timeout`.
+    fn wait_for(&self, needle: &str, since: Instant, timeout: Duration) -> Instant {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some((at, _)) = self
@@ -547,7 +584,7 @@ impl LogCapture {
                 .lock()
                 .expect("log lock")
                 .iter()
-                .find(|(_, line)| line.contains(needle))
+                .find(|(at, line)| *at >= since && line.contains(needle))
             {
                 return *at;
             }

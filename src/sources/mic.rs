@@ -235,6 +235,14 @@ pub fn run(
                     skipped: 0,
                 };
                 let outcome = session.listen(shutdown, emit, has_listened);
+                if let Outcome::Lost(reason) = &outcome {
+                    // Logged before the stream is dropped: dropping it can
+                    // block until a frozen audio server answers.
+                    tracing::warn!(
+                        "mic: lost input device \"{}\": {reason}; reconnecting",
+                        config.device
+                    );
+                }
                 dropped_before = session.dropped_frames();
                 outcome
             }
@@ -242,11 +250,7 @@ pub fn run(
         };
         match outcome {
             Outcome::Shutdown => return Ok(()),
-            Outcome::Lost(reason) => {
-                tracing::warn!(
-                    "mic: lost input device \"{}\": {reason}; reconnecting",
-                    config.device
-                );
+            Outcome::Lost(_) => {
                 has_listened = true;
                 outage_logged = true;
                 retry_delay = FIRST_RETRY_DELAY;

@@ -512,6 +512,9 @@ fn a_restart_classifies_only_new_and_changed_files() {
     fs::write(drop.join("new.wav"), fixture(CLASSICAL[2])).unwrap();
     let mut daemon = home.start(&[]);
     daemon.wait_for_records(4);
+    // Rewritten while genred runs.
+    fs::write(drop.join("new.wav"), fixture(CLASSICAL[0])).unwrap();
+    daemon.wait_for_records(5);
     daemon.stop();
 
     let records = home.results();
@@ -523,8 +526,8 @@ fn a_restart_classifies_only_new_and_changed_files() {
     };
     assert_eq!(count("unchanged.wav"), 1, "{records:#?}");
     assert_eq!(count("rewritten.wav"), 2, "{records:#?}");
-    assert_eq!(count("new.wav"), 1, "{records:#?}");
-    assert_eq!(records.len(), 4, "{records:#?}");
+    assert_eq!(count("new.wav"), 2, "{records:#?}");
+    assert_eq!(records.len(), 5, "{records:#?}");
 }
 
 #[test]
@@ -579,11 +582,23 @@ fn sighup_rereads_the_config_and_the_watchdog_is_pinged() {
     daemon.expect_notify("READY=1", START_DEADLINE);
     fs::write(home.path("second/second.wav"), fixture(CLASSICAL[1])).unwrap();
     daemon.wait_for_records(2);
+
+    // A broken config is refused and the running one kept.
+    home.write_config("[folder]\npaths = [\"drop\"]\nsettle_s = -1.0\n");
+    daemon.signal("HUP");
+    fs::write(home.path("second/third.wav"), fixture(CLASSICAL[2])).unwrap();
+    daemon.wait_for_records(3);
+    let log = daemon.log();
     daemon.stop();
+    assert!(
+        log.contains("folder.settle_s") && log.contains("keeping the running configuration"),
+        "{log}"
+    );
     let records = home.results();
     let records = by_path(&records);
-    assert_eq!(records.len(), 2, "{records:#?}");
+    assert_eq!(records.len(), 3, "{records:#?}");
     assert!(records.contains_key(&home.path("second/second.wav")));
+    assert!(records.contains_key(&home.path("second/third.wav")));
 }
 
 fn genred(home: &Home, args: &[&str], env: &[(&str, &str)]) -> Output {

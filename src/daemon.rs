@@ -83,29 +83,7 @@ pub fn run(
         let exits = services.exits.clone();
         crossbeam_channel::select! {
             recv(signals) -> signal => match signal {
-                Ok(SIGHUP) => {
-                    info!("SIGHUP: reloading the configuration");
-                    let new_config = match reload() {
-                        Ok(new_config) => new_config,
-                        Err(err) => {
-                            error!("{err}; keeping the running configuration");
-                            continue;
-                        }
-                    };
-                    notify_reloading();
-                    services.stop();
-                    services = match Services::start(&new_config) {
-                        Ok(started) => {
-                            config = new_config;
-                            started
-                        }
-                        Err(err) => {
-                            error!("{err}; going back to the previous configuration");
-                            Services::start(&config)?
-                        }
-                    };
-                    notify_systemd(&[NotifyState::Ready, NotifyState::Status("watching")]);
-                }
+                Ok(SIGHUP) => reload_services(&mut services, &mut config, reload)?,
                 _ => {
                     info!("stopping: finishing the files in hand");
                     notify_systemd(&[NotifyState::Stopping]);
@@ -128,6 +106,37 @@ pub fn run(
             }
         }
     }
+}
+
+/// Rereads the configuration; when it is valid, restarts the services with it
+/// (or, should they not start, with the running one again).
+fn reload_services(
+    services: &mut Services,
+    config: &mut Config,
+    reload: &mut dyn FnMut() -> Result<Config, ConfigError>,
+) -> Result<(), DaemonError> {
+    info!("SIGHUP: rereading the configuration");
+    let new_config = match reload() {
+        Ok(new_config) => new_config,
+        Err(err) => {
+            error!("{err}; keeping the running configuration");
+            return Ok(());
+        }
+    };
+    notify_reloading();
+    services.stop();
+    *services = match Services::start(&new_config) {
+        Ok(started) => {
+            *config = new_config;
+            started
+        }
+        Err(err) => {
+            error!("{err}; going back to the previous configuration");
+            Services::start(config)?
+        }
+    };
+    notify_systemd(&[NotifyState::Ready, NotifyState::Status("watching")]);
+    Ok(())
 }
 
 /// Delivers SIGINT, SIGTERM and SIGHUP on a channel, from a thread of its own.
@@ -303,12 +312,13 @@ impl Services {
     /// lets the sink record what arrived and sync.
     fn stop(&mut self) {
         let deadline = Instant::now() + SHUTDOWN_GRACE;
-        drop(self.shutdown.take());
+        // Counted before the stop is announced: each of these sends one exit notice.
         let mut running = self
             .threads
             .iter()
             .filter(|thread| !thread.is_finished())
             .count();
+        drop(self.shutdown.take());
         while running > 0 {
             match self.exits.recv_deadline(deadline) {
                 Ok(SINK) => {}

@@ -267,6 +267,36 @@ mod tests {
     }
 
     #[test]
+    fn filterbank_matches_numpy() {
+        // ../shared/reference/spec_impl.py: chroma_filterbank(tuning, "0.6.1") (librosa 0.6.1's
+        // filters.chroma): column 41 at tuning 0, and two entries at tuning -0.09
+        let expected_column_41 = [
+            2.5894533627889852e-08,
+            2.6959671897283285e-14,
+            5.140947676736267e-22,
+            1.7955348439418755e-31,
+            5.429384870719508e-23,
+            4.4635515844950725e-15,
+            6.720979339754286e-09,
+            0.0001853559941032143,
+            0.09362736088354237,
+            0.8662056281966353,
+            0.14677811060808485,
+            0.00045553699970760114,
+        ];
+        let column = ChromaFilterbank::new(0.0).weights[41];
+        for (got, expected) in column.iter().zip(expected_column_41) {
+            assert!(
+                (got - expected).abs() <= 1e-12 * expected,
+                "{got} vs {expected}"
+            );
+        }
+        let tuned = ChromaFilterbank::new(-0.08999999999999997);
+        assert!((tuned.weights[100][0] - 0.578113419493444).abs() < 1e-14);
+        assert!((tuned.weights[500][5] - 0.26523710154180746).abs() < 1e-14);
+    }
+
+    #[test]
     fn chroma_of_an_a_puts_a_first_and_normalises_to_one() {
         // A pure A4 (440 Hz ≈ bin 40.87): after the roll, row 9 (A) is the maximum.
         let fb = ChromaFilterbank::new(0.0);

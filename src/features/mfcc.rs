@@ -185,6 +185,28 @@ mod tests {
     }
 
     #[test]
+    fn weights_match_numpy() {
+        // ../shared/reference/spec_impl.py: mel_filterbank(np.float64) (librosa 0.6.1's
+        // filters.mel), W[0, 1..=4], W[127, 971] and W[127, 1023]
+        let fb = MelFilterbank::new();
+        let expected_band_0 = [
+            0.016182853208219942,
+            0.032365706416439884,
+            0.028990088037379964,
+            0.012807234829160026,
+        ];
+        for (got, expected) in fb.bands[0].weights.iter().zip(expected_band_0) {
+            assert!(
+                (got - expected).abs() <= 1e-15 * expected,
+                "{got} vs {expected}"
+            );
+        }
+        let last = &fb.bands[N_MELS - 1].weights;
+        assert!((last[0] - 7.184815842995642e-06).abs() < 1e-18);
+        assert!((last[last.len() - 1] - 0.00013026029671111785).abs() < 1e-18);
+    }
+
+    #[test]
     fn silence_gives_the_spec_mfcc1() {
         // spec §13: silence → every band at −100 dB, mfcc1 = √128 · (−100) = −1131.370849898476
         let fb = MelFilterbank::new();

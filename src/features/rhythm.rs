@@ -383,6 +383,42 @@ mod tests {
     }
 
     #[test]
+    fn tempogram_tempo_and_beats_match_numpy() {
+        // Pulses every 21 frames from frame 3, weaker ones every 7. Reference values from
+        // ../shared/reference/spec_impl.py (librosa 0.6.1 flavour): tempogram_mean(env) at lags
+        // 0, 7, 21, 42; estimate_tempo → 123.046875 (lag 21); beat_track → 28 beats,
+        // frames 3, 24, 45, …, 528, 549, 570.
+        let env: Vec<f64> = (0..600)
+            .map(|t| match t {
+                0..3 => 0.0,
+                t if (t - 3) % 21 == 0 => 1.1,
+                t if (t - 3) % 7 == 0 => 0.1,
+                _ => 0.0,
+            })
+            .collect();
+        let tg = Tempogram::new().mean_autocorrelation(&env);
+        let expected = [
+            (0, 1.0),
+            (7, 0.18426678413518421),
+            (21, 0.9532431814471322),
+            (42, 0.862392640598758),
+        ];
+        for (lag, value) in expected {
+            assert!(
+                (tg[lag] - value).abs() < 1e-12,
+                "lag {lag}: {} vs {value}",
+                tg[lag]
+            );
+        }
+        let tempo = estimate_tempo(&tg);
+        assert_eq!(tempo, 123.046875);
+        let beats = track_beats(&env, tempo);
+        assert_eq!(beats.len(), 28);
+        assert_eq!(beats[..3], [3, 24, 45]);
+        assert_eq!(beats[25..], [528, 549, 570]);
+    }
+
+    #[test]
     fn onset_envelope_is_the_median_rise_shifted_by_three_frames() {
         let columns: Vec<[f64; N_MELS]> = (0..6)
             .map(|t| {

@@ -149,6 +149,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn extractors_can_move_to_worker_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Extractor>();
+        assert_send::<IncrementalExtractor>();
+    }
+
+    #[test]
     fn fewer_samples_than_one_frame_is_an_error_naming_the_count() {
         let error = extract(&[0.1; N_FFT - 1]).err().map(|e| e.to_string());
         assert_eq!(

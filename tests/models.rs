@@ -250,6 +250,19 @@ fn labels_that_do_not_match_the_outputs_are_refused() {
 }
 
 #[test]
+fn models_for_other_features_are_refused() {
+    let err = Classifier::load(&Path::new(TESTDATA).join("wrong-width.onnx")).unwrap_err();
+    assert!(matches!(err, ModelError::BadInput { .. }), "{err}");
+    assert!(err.to_string().contains("takes 20 features"), "{err}");
+
+    let err = Classifier::load(&Path::new(TESTDATA).join("wrong-features.onnx")).unwrap_err();
+    assert!(
+        matches!(&err, ModelError::FeatureMismatch { position: 0, model, genred, .. } if model == "mfcc20" && genred == "tempo"),
+        "{err}"
+    );
+}
+
+#[test]
 fn evaluate_prints_tables_and_one_error_line() {
     let model = model_path("genre-2");
     let output = genred(&[

@@ -19,8 +19,8 @@ machine reproduces the same weights. Besides the models, the program writes
 ``models/testdata/``: ``metrics.json`` (test figures of every model and
 baseline, quoted by the model card), ``<model>-expected.json`` (a few test
 rows and jax's probabilities for them, which genred's tract inference must
-reproduce) and ``mismatched-labels.onnx`` (a deliberately broken model for
-genred's load-error tests).
+reproduce) and three deliberately broken models for genred's load-error
+tests.
 """
 
 from __future__ import annotations
@@ -564,26 +564,36 @@ def build_model(
     }
 
 
-def write_mismatched_labels_fixture(feature_names: list[str]) -> None:
-    """A tiny valid ONNX model whose ``labels`` (3) disagree with its output
-    width (2), for genred's load-error test."""
-    weights = numpy_helper.from_array(np.zeros((N_FEATURES, 2), np.float32), "weights")
+def write_broken_model_fixtures(feature_names: list[str]) -> None:
+    """Tiny valid ONNX models that genred must refuse to load, each for one
+    reason: ``mismatched-labels.onnx`` (3 labels, 2 outputs),
+    ``wrong-width.onnx`` (takes 20 features, not 28) and
+    ``wrong-features.onnx`` (``feature_names`` in another order)."""
+    two_labels = json.dumps(["a", "b"])
+    write_tiny_model("mismatched-labels", N_FEATURES, 2,
+                     {"labels": json.dumps(["a", "b", "c"]), "feature_names": json.dumps(feature_names)})
+    write_tiny_model("wrong-width", 20, 2, {"labels": two_labels})
+    write_tiny_model("wrong-features", N_FEATURES, 2,
+                     {"labels": two_labels, "feature_names": json.dumps(feature_names[::-1])})
+
+
+def write_tiny_model(name: str, n_inputs: int, n_outputs: int, metadata: dict[str, str]) -> None:
+    """``testdata/<name>.onnx``: softmax of a zero linear map, [1, n_inputs] → [1, n_outputs]."""
+    weights = numpy_helper.from_array(np.zeros((n_inputs, n_outputs), np.float32), "weights")
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["features", "weights"], ["logits"]),
          helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1)],
-        "mismatched_labels",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, N_FEATURES])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [1, 2])],
+        name.replace("-", "_"),
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, n_inputs])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [1, n_outputs])],
         [weights],
     )
     proto = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], ir_version=ONNX_IR_VERSION
     )
-    helper.set_model_props(
-        proto, {"labels": json.dumps(["a", "b", "c"]), "feature_names": json.dumps(feature_names)}
-    )
+    helper.set_model_props(proto, metadata)
     onnx.checker.check_model(proto, full_check=True)
-    onnx.save(proto, TESTDATA_DIR / "mismatched-labels.onnx")
+    onnx.save(proto, TESTDATA_DIR / f"{name}.onnx")
 
 
 def main() -> None:
@@ -611,7 +621,7 @@ def main() -> None:
         },
     }
     write_json(TESTDATA_DIR / "metrics.json", metrics)
-    write_mismatched_labels_fixture(feature_names)
+    write_broken_model_fixtures(feature_names)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,12 @@ GENRED_PID=$!
 
 predictions() { grep -c '"source":"mic"' "$STATE/results.jsonl" 2>/dev/null || true; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$GENRED_PID/stat"; }
+# "thread-name ticks" per thread (names have no spaces here).
+thread_ticks() {
+    for task in /proc/"$GENRED_PID"/task/*; do
+        echo "$(cat "$task/comm") $(awk '{ print $14 + $15 }' "$task/stat")"
+    done
+}
 
 echo "waiting for the first full 30 s window…"
 for _ in $(seq 600); do
@@ -74,8 +80,10 @@ grep -q '"provisional":false' "$STATE/results.jsonl" || { echo "no full window" 
 hops_before=$(predictions)
 analyses_before=$(grep -c 'window analysed in' "$STATE/genred.log" || true)
 ticks_before=$(cpu_ticks)
+thread_ticks >"$STATE/threads.before"
 sleep "$MEASURE_S"
 ticks_after=$(cpu_ticks)
+thread_ticks >"$STATE/threads.after"
 hops=$(( $(predictions) - hops_before ))
 peak_rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$GENRED_PID/status")
 clock_ticks=$(getconf CLK_TCK)
@@ -92,3 +100,9 @@ tail -n +"$((analyses_before + 1))" <(grep -o 'window analysed in [0-9.]* ms' "$
     awk '{ ms = $4; sum += ms; if (ms > max) max = ms; n++ }
          END { if (n) printf "analysis per full window (features + model): mean %.1f ms, max %.1f ms over %d hops\n", sum / n, max, n
                if (n) printf "latency, last sample to prediction: ≤ %.0f ms (analysis max + 50 ms drain poll + device period ~10 ms)\n", max + 60 }'
+echo "CPU by thread (% of one core):"
+awk -v hz="$clock_ticks" -v s="$MEASURE_S" '
+    NR == FNR { before[$1] += $2; next }
+    { after[$1] += $2 }
+    END { for (name in after) printf "  %-14s %.2f%%\n", name, 100 * (after[name] - before[name]) / hz / s }' \
+    "$STATE/threads.before" "$STATE/threads.after" | sort

@@ -123,7 +123,8 @@ pub struct MicPrediction {
     /// silence); serialized as a JSON object.
     #[serde(serialize_with = "serialize_as_map")]
     pub probabilities: Vec<(String, f32)>,
-    /// The arg-max of the mean probabilities over recent non-silent windows.
+    /// The arg-max of the mean probabilities over the last `smoothing`
+    /// non-silent windows; during silence it still names the last music heard.
     pub smoothed_genre: Option<String>,
     /// Seconds of audio in the window.
     pub window_s: f64,
@@ -131,7 +132,8 @@ pub struct MicPrediction {
     pub provisional: bool,
     /// True when the window's RMS is under `silence_rms`.
     pub silence: bool,
-    /// Device frames lost so far because the worker fell behind the audio.
+    /// Mono frames at the device rate lost since `run` began: dropped by
+    /// the callback on a full ring or skipped by a worker more than 5 s behind.
     pub dropped_samples: u64,
 }
 

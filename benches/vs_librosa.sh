@@ -6,14 +6,17 @@
 #
 # Creates a venv with librosa==0.11.0 and soundfile on first use (VENV, default
 # target/vs-librosa-venv), builds the release binary, and runs each tool twice: once on the
-# first clip alone and once on all clips. CPU = user + sys of the process. "per clip" is the
-# total divided by the clip count; "marginal" is (all − one) / (count − 1), the cost of one
-# more clip once the process is up (for librosa, without its ~5 s of imports).
+# first clip alone and once on all clips, each run repeated ROUNDS times (default 3) keeping
+# the least CPU, as other load on the machine only ever adds to it. CPU = user + sys of the
+# process. "per clip" is the total divided by the clip count; "marginal" is
+# (all − one) / (count − 1), the cost of one more clip once the process is up (for librosa,
+# without its ~5 s of imports).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="$root/../shared"
 venv="${VENV:-$root/target/vs-librosa-venv}"
+rounds="${ROUNDS:-3}"
 
 if [[ $# -gt 0 ]]; then
     clips=("$@")
@@ -35,12 +38,15 @@ fi
 cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin genred
 genred="$root/target/release/genred"
 
-# cpu_seconds CMD...: user + sys CPU seconds of CMD (stdout discarded, stderr kept).
+# cpu_seconds CMD...: the least user + sys CPU seconds of CMD over $rounds runs
+# (stdout discarded, stderr kept).
 cpu_seconds() {
     local times
     times="$(mktemp)"
-    /usr/bin/time -f '%U %S' -o "$times" "$@" >/dev/null
-    awk '{ printf "%.3f", $1 + $2 }' "$times"
+    for _ in $(seq "$rounds"); do
+        /usr/bin/time -f '%U %S' -a -o "$times" "$@" >/dev/null
+    done
+    awk 'NR == 1 || $1 + $2 < least { least = $1 + $2 } END { printf "%.3f", least }' "$times"
     rm -f "$times"
 }
 

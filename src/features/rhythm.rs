@@ -24,6 +24,10 @@ const TEMPOGRAM_WINDOW: usize = (8 * SAMPLE_RATE as usize) / HOP_LENGTH;
 const AUTOCORRELATION_FFT_LEN: usize = 720;
 const _: () = assert!(AUTOCORRELATION_FFT_LEN >= 2 * TEMPOGRAM_WINDOW - 1);
 
+/// Mean autocorrelations at most this fraction of lag 0's are FFT round-off (~1e-17) of an
+/// exact zero; real periodicity scores are many orders of magnitude larger.
+const AUTOCORRELATION_ROUND_OFF: f64 = 1e-12;
+
 /// `tempo(start_bpm=120, std_bpm=1.0)`: the centre and width (in octaves) of the prior.
 const START_BPM: f64 = 120.0;
 const STD_BPM: f64 = 1.0;
@@ -158,12 +162,18 @@ fn lag_bpm(lag: usize) -> f64 {
 /// librosa 0.6.1's tempo rule (spec §10 step 5): the lag maximising `tg[l] · prior(l)`, with
 /// `prior = exp(−½ (log2 bpm − log2 120)²)` and zero prior for lags faster than 320 BPM;
 /// 120 BPM if that is lag 0 (no positive score anywhere).
+///
+/// Values within [`AUTOCORRELATION_ROUND_OFF`] of zero count as zero: when a clip is so short
+/// that its onsets span fewer frames than the shortest candidate lag, every candidate's exact
+/// autocorrelation is 0 and librosa's pick among them is decided by its FFT's round-off.
+/// Exact arithmetic gives librosa's own fallback, 120 BPM.
 pub(crate) fn estimate_tempo(mean_autocorrelation: &[f64]) -> f64 {
     let fastest_lag = (1..mean_autocorrelation.len())
         .find(|&lag| lag_bpm(lag) < MAX_TEMPO)
         .unwrap_or(0);
+    let noise = AUTOCORRELATION_ROUND_OFF * mean_autocorrelation.first().copied().unwrap_or(0.0);
     let score = |lag: usize| {
-        if lag < fastest_lag || lag == 0 {
+        if lag < fastest_lag || lag == 0 || mean_autocorrelation[lag].abs() <= noise {
             return 0.0;
         }
         let octaves = (lag_bpm(lag).log2() - START_BPM.log2()) / STD_BPM;
@@ -353,6 +363,12 @@ mod tests {
         tg[42] = 1.0; // 61.5 BPM
         assert_eq!(estimate_tempo(&tg), 2583.984375 / 21.0);
         assert_eq!(estimate_tempo(&vec![0.0; TEMPOGRAM_WINDOW]), START_BPM);
+        // Only FFT round-off at the candidate lags (a clip shorter than its shortest lag):
+        // no periodicity, librosa's fallback.
+        let mut round_off = vec![3e-17; TEMPOGRAM_WINDOW];
+        round_off[0] = 0.5;
+        round_off[15] = 2.6e-17;
+        assert_eq!(estimate_tempo(&round_off), START_BPM);
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub enum DaemonError {
     },
     #[error("the {0} thread stopped unexpectedly")]
     ThreadStopped(&'static str),
+    #[error("the {0} thread panicked")]
+    ThreadPanicked(&'static str),
 }
 
 /// Runs until SIGINT or SIGTERM. `reload` is called on SIGHUP for the new
@@ -92,9 +94,8 @@ pub fn run(
                     return Ok(());
                 }
             },
-            recv(exits) -> role => {
-                let role = role.unwrap_or("unknown");
-                let failure = services.failure_of(role);
+            recv(exits) -> ended => {
+                let failure = ended.map_or(DaemonError::ThreadStopped("unknown"), |index| services.failure_of(index));
                 notify_systemd(&[NotifyState::Stopping]);
                 services.stop();
                 return Err(failure);
@@ -174,15 +175,15 @@ fn notify_reloading() {
     }
 }
 
-/// Sends the thread's role when it ends, however it ends (a panic included).
+/// Sends the thread's index when it ends, however it ends (a panic included).
 struct ExitNotice {
-    role: &'static str,
-    exits: Sender<&'static str>,
+    index: usize,
+    exits: Sender<usize>,
 }
 
 impl Drop for ExitNotice {
     fn drop(&mut self) {
-        let _ = self.exits.send(self.role);
+        let _ = self.exits.send(self.index);
     }
 }
 
@@ -191,18 +192,25 @@ const WORKER: &str = "file worker";
 const MICROPHONE: &str = "microphone";
 const SINK: &str = "sink";
 
+/// A running thread and what it is for.
+struct ServiceThread {
+    role: &'static str,
+    handle: JoinHandle<Result<(), DaemonError>>,
+}
+
 /// The threads of one configuration, from start to stop.
 struct Services {
     /// Dropped to tell the sources and workers to stop.
     shutdown: Option<Sender<()>>,
     /// Dropped to tell the sink to record what has arrived and end.
     sink_stop: Option<Sender<()>>,
-    /// One message per thread that ended.
-    exits: Receiver<&'static str>,
-    exit_sender: Sender<&'static str>,
-    /// The source and worker threads (the sink is apart: it stops last).
-    threads: Vec<JoinHandle<Result<(), DaemonError>>>,
-    sink: Option<JoinHandle<Result<(), DaemonError>>>,
+    /// The index of every thread that ended.
+    exits: Receiver<usize>,
+    exit_sender: Sender<usize>,
+    /// Every thread by index; `None` once joined.
+    threads: Vec<Option<ServiceThread>>,
+    /// The sink's index: it stops last.
+    sink: usize,
 }
 
 impl Services {
@@ -227,7 +235,7 @@ impl Services {
             exits,
             exit_sender,
             threads: Vec::new(),
-            sink: None,
+            sink: 0,
         };
 
         let folder = &config.folder;
@@ -267,6 +275,7 @@ impl Services {
                 messages.clone(),
                 shutdown_signal.clone(),
             );
+            info!(device = %mic_config.device, "listening to the microphone");
             services.spawn(MICROPHONE, move || {
                 let mut emit = |prediction| {
                     let _ = results.send(SinkMessage::Mic(prediction));
@@ -277,92 +286,91 @@ impl Services {
         }
         drop(messages);
         let sink = Sink::new(results, FileActions::from_config(folder));
-        let sink_thread = spawn_notifying(SINK, services.exit_sender.clone(), move || {
+        services.sink = services.spawn(SINK, move || {
             sink.run(&sink_messages, &sink_stop_signal);
             Ok(())
         })?;
-        services.sink = Some(sink_thread);
         Ok(services)
     }
 
+    /// Starts a named thread that reports its end on `exits`; returns its index.
     fn spawn(
         &mut self,
         role: &'static str,
         body: impl FnOnce() -> Result<(), DaemonError> + Send + 'static,
-    ) -> Result<(), DaemonError> {
-        let handle = spawn_notifying(role, self.exit_sender.clone(), body)?;
-        self.threads.push(handle);
-        Ok(())
+    ) -> Result<usize, DaemonError> {
+        let index = self.threads.len();
+        let exits = self.exit_sender.clone();
+        let handle = thread::Builder::new()
+            .name(role.to_owned())
+            .spawn(move || {
+                let _notice = ExitNotice { index, exits };
+                body()
+            })
+            .map_err(|cause| DaemonError::Spawn { role, cause })?;
+        self.threads.push(Some(ServiceThread { role, handle }));
+        Ok(index)
     }
 
-    /// The error of a thread that ended while it should have been running.
-    fn failure_of(&mut self, role: &'static str) -> DaemonError {
-        let finished = self
+    /// Waits for a thread that has ended or is ending, and returns how.
+    fn join(&mut self, index: usize) -> Result<(), DaemonError> {
+        let Some(ServiceThread { role, handle }) =
+            self.threads.get_mut(index).and_then(Option::take)
+        else {
+            return Ok(());
+        };
+        handle
+            .join()
+            .unwrap_or(Err(DaemonError::ThreadPanicked(role)))
+    }
+
+    /// Why a thread ended while it should have been running.
+    fn failure_of(&mut self, index: usize) -> DaemonError {
+        let role = self
             .threads
-            .iter()
-            .position(JoinHandle::is_finished)
-            .map(|index| self.threads.swap_remove(index));
-        match finished.map(JoinHandle::join) {
-            Some(Ok(Err(err))) => err,
-            _ => DaemonError::ThreadStopped(role),
-        }
+            .get(index)
+            .and_then(Option::as_ref)
+            .map_or("unknown", |thread| thread.role);
+        self.join(index)
+            .err()
+            .unwrap_or(DaemonError::ThreadStopped(role))
     }
 
     /// Stops the sources, lets in-flight files finish within the grace, then
     /// lets the sink record what arrived and sync.
     fn stop(&mut self) {
         let deadline = Instant::now() + SHUTDOWN_GRACE;
-        // Counted before the stop is announced: each of these sends one exit notice.
-        let mut running = self
-            .threads
-            .iter()
-            .filter(|thread| !thread.is_finished())
-            .count();
+        let mut running: Vec<usize> = (0..self.threads.len())
+            .filter(|&index| index != self.sink && self.threads[index].is_some())
+            .collect();
         drop(self.shutdown.take());
-        while running > 0 {
-            match self.exits.recv_deadline(deadline) {
-                Ok(SINK) => {}
-                Ok(_) => running -= 1,
-                Err(_) => break,
+        while !running.is_empty() {
+            let Ok(ended) = self.exits.recv_deadline(deadline) else {
+                break;
+            };
+            if let Some(position) = running.iter().position(|&index| index == ended) {
+                running.swap_remove(position);
+                self.report(ended);
             }
         }
-        if running > 0 {
+        if !running.is_empty() {
             warn!(
-                threads = running,
+                threads = running.len(),
                 "still busy after {} s; their files get no record now and are classified at the next start",
                 SHUTDOWN_GRACE.as_secs()
             );
         }
         drop(self.sink_stop.take());
-        if let Some(sink) = self.sink.take() {
-            if sink.join().is_err() {
-                error!(
-                    "the sink thread panicked; the results file holds every record written before"
-                );
-            }
-        }
+        self.report(self.sink);
         // Threads past the grace are left to finish on their own; their sends fail.
         self.threads.clear();
     }
-}
 
-/// Spawns a named thread that reports its end on `exits`.
-fn spawn_notifying(
-    role: &'static str,
-    exits: Sender<&'static str>,
-    body: impl FnOnce() -> Result<(), DaemonError> + Send + 'static,
-) -> Result<JoinHandle<Result<(), DaemonError>>, DaemonError> {
-    thread::Builder::new()
-        .name(role.to_owned())
-        .spawn(move || {
-            let _notice = ExitNotice { role, exits };
-            let outcome = body();
-            if let Err(err) = &outcome {
-                error!("{role}: {err}");
-            }
-            outcome
-        })
-        .map_err(|cause| DaemonError::Spawn { role, cause })
+    fn report(&mut self, index: usize) {
+        if let Err(err) = self.join(index) {
+            error!("{err}");
+        }
+    }
 }
 
 /// The folder source's settings: what the config says, plus the paths it

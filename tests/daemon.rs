@@ -8,6 +8,8 @@ use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -71,8 +73,7 @@ impl Home {
     fn start(&self, extra_env: &[(&str, &str)]) -> Daemon {
         let socket_path = self.path("notify.sock");
         let _ = fs::remove_file(&socket_path);
-        let notify = UnixDatagram::bind(&socket_path).unwrap();
-        notify.set_read_timeout(Some(POLL)).unwrap();
+        let notifications = SystemdListener::bind(&socket_path);
         let log_path = self.path("genred.log");
         let log = fs::OpenOptions::new()
             .create(true)
@@ -95,7 +96,8 @@ impl Home {
             .unwrap();
         let mut daemon = Daemon {
             child,
-            notify,
+            notifications,
+            states_seen: 0,
             log_path,
             results_path: self.path("results.jsonl"),
         };
@@ -123,7 +125,9 @@ fn read_results(path: &Path) -> Vec<Value> {
 /// A running `genred run`.
 struct Daemon {
     child: Child,
-    notify: UnixDatagram,
+    notifications: SystemdListener,
+    /// How many notify states earlier waits have consumed.
+    states_seen: usize,
     log_path: PathBuf,
     results_path: PathBuf,
 }
@@ -133,16 +137,15 @@ impl Daemon {
         fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
-    /// Waits for a notify datagram with the line `state` (e.g. `READY=1`).
+    /// Waits for the notify state `state` (e.g. `READY=1`) after the ones
+    /// earlier waits consumed.
     fn expect_notify(&mut self, state: &str, within: Duration) {
         let deadline = Instant::now() + within;
-        let mut buffer = [0u8; 4096];
         while Instant::now() < deadline {
-            if let Ok(length) = self.notify.recv(&mut buffer) {
-                let message = String::from_utf8_lossy(&buffer[..length]);
-                if message.lines().any(|line| line == state) {
-                    return;
-                }
+            let states = self.notifications.states();
+            if let Some(found) = states[self.states_seen..].iter().position(|s| s == state) {
+                self.states_seen += found + 1;
+                return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
@@ -150,6 +153,7 @@ impl Daemon {
                     self.log()
                 );
             }
+            thread::sleep(POLL);
         }
         panic!(
             "no {state} from genred within {within:?}; its log:\n{}",
@@ -231,18 +235,45 @@ impl Drop for Daemon {
     }
 }
 
-/// Whether a datagram already sent holds the line `state`.
-fn received(notify: &UnixDatagram, state: &str) -> bool {
-    let mut buffer = [0u8; 4096];
-    while let Ok(length) = notify.recv(&mut buffer) {
-        if String::from_utf8_lossy(&buffer[..length])
-            .lines()
-            .any(|line| line == state)
-        {
-            return true;
-        }
+/// Plays systemd's part of the notify protocol: a socket read continuously,
+/// as systemd does (an unread socket fills up and blocks the sender), and
+/// every state received, in order.
+struct SystemdListener {
+    states: Arc<Mutex<Vec<String>>>,
+    done: Arc<AtomicBool>,
+}
+
+impl SystemdListener {
+    fn bind(path: &Path) -> Self {
+        let socket = UnixDatagram::bind(path).unwrap();
+        socket.set_read_timeout(Some(POLL)).unwrap();
+        let states = Arc::new(Mutex::new(Vec::new()));
+        let done = Arc::new(AtomicBool::new(false));
+        let (received, stop) = (Arc::clone(&states), Arc::clone(&done));
+        thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(length) = socket.recv(&mut buffer) {
+                    let message = String::from_utf8_lossy(&buffer[..length]).into_owned();
+                    received
+                        .lock()
+                        .unwrap()
+                        .extend(message.lines().map(str::to_owned));
+                }
+            }
+        });
+        Self { states, done }
     }
-    false
+
+    fn states(&self) -> Vec<String> {
+        self.states.lock().unwrap().clone()
+    }
+}
+
+impl Drop for SystemdListener {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+    }
 }
 
 fn str_field<'a>(record: &'a Value, key: &str) -> &'a str {
@@ -542,15 +573,22 @@ fn sigterm_while_busy_stops_within_3_s_and_nothing_is_lost() {
     }
     daemon.wait_for_records(1);
     let log_path = daemon.log_path.clone();
-    let notify = daemon.notify.try_clone().unwrap();
+    let notifications = Arc::clone(&daemon.notifications.states);
     let (status, took) = daemon.terminate();
     let log = fs::read_to_string(log_path).unwrap();
     assert!(status.success(), "exit status {status}; log:\n{log}");
     assert!(took < STOP_DEADLINE, "took {took:?}; log:\n{log}");
-    assert!(
-        received(&notify, "STOPPING=1"),
-        "no STOPPING=1; log:\n{log}"
-    );
+    // Sent before the exit; the listener reads it within a poll or two.
+    let stopping_reported = (0..20).any(|_| {
+        let found = notifications
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|state| state == "STOPPING=1");
+        thread::sleep(if found { Duration::ZERO } else { POLL });
+        found
+    });
+    assert!(stopping_reported, "no STOPPING=1; log:\n{log}");
     let first_run = home.results();
     by_path(&first_run);
     assert!(

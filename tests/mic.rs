@@ -83,7 +83,6 @@ fn live_microphone_end_to_end() {
     write_padded_wav(&clip, &feed);
 
     let debug_dir = state.path().join("windows");
-    fs::create_dir(&debug_dir).expect("debug dir");
     let config = MicConfig {
         enabled: true,
         debug_wav_dir: Some(debug_dir.clone()),
@@ -241,8 +240,9 @@ fn live_microphone_end_to_end() {
 
     // The server returns: capture resumes within 5 s.
     let restarted = Instant::now();
-    let restarted_server = TestMic::start(&state.path().join("pulse"));
-    restarted_server.export_to_process();
+    // Same state folder, same address: the environment exported above still holds
+    // (and is not rewritten while the microphone thread reads it).
+    let _restarted_server = TestMic::start(&state.path().join("pulse"));
     let back = logs.wait_for(
         "mic: input device \"default\" is back",
         restarted,

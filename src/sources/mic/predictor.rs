@@ -56,7 +56,7 @@ impl WindowPredictor {
             pushed: 0,
             next_prediction_at: seconds_to_samples(config.min_window_s) as u64,
             hop_samples,
-            debug_wavs: config.debug_wav_dir.clone().map(DebugWavs::new),
+            debug_wavs: config.debug_wav_dir.clone().and_then(DebugWavs::new),
             classifier,
         })
     }
@@ -218,15 +218,23 @@ struct DebugWavs {
 }
 
 impl DebugWavs {
-    fn new(dir: PathBuf) -> Self {
+    /// Creates the folder if needed; `None` (logged once) if that fails.
+    fn new(dir: PathBuf) -> Option<Self> {
+        if let Err(error) = std::fs::create_dir_all(&dir) {
+            tracing::warn!(
+                "mic: not saving debug windows: cannot create {}: {error}",
+                dir.display()
+            );
+            return None;
+        }
         let session = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |since_epoch| since_epoch.as_millis());
-        Self {
+        Some(Self {
             dir,
             session,
             saved: 0,
-        }
+        })
     }
 
     fn save(&mut self, window: &[f32]) {

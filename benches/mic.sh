@@ -7,7 +7,15 @@
 #   - analysis time per hop (features + model, from the debug log), which with
 #     the drain poll (≤ 50 ms) and the device period bounds the latency from
 #     the window's last sample to its prediction,
-#   - peak RSS.
+#   - peak RSS,
+#   - CPU by thread: `microphone` is genred's worker (drain, resample, features,
+#     model); `cpal_alsa_in` and `threaded-ml` are cpal's ALSA capture thread
+#     and libpulse's, reached through the ALSA pulse plugin. While a client
+#     plays into the test sink, the plugin wakes cpal's poll loop about 1000
+#     times a second with less than a period to read (strace: ~1000 poll/s,
+#     ~6000 getpid/s), which costs several % of a core however the period is
+#     set (2, 10, 50 ms and the default were tried); in silence it wakes
+#     100 times a second.
 # Usage: benches/mic.sh [SECONDS]   (default 60, measured after the first full window)
 set -euo pipefail
 cd "$(dirname "$0")/.."

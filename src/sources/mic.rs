@@ -420,3 +420,100 @@ fn serialize_as_map<S: Serializer>(
 ) -> Result<S::Ok, S::Error> {
     serializer.collect_map(pairs.iter().map(|(label, p)| (label, p)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(MicConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_invalid_value_is_named_by_its_key() {
+        let cases = [
+            (
+                MicConfig {
+                    hop_s: 0.0,
+                    ..MicConfig::default()
+                },
+                "mic.hop_s",
+            ),
+            (
+                MicConfig {
+                    hop_s: 31.0,
+                    ..MicConfig::default()
+                },
+                "mic.hop_s",
+            ),
+            (
+                MicConfig {
+                    window_s: f64::NAN,
+                    ..MicConfig::default()
+                },
+                "mic.window_s",
+            ),
+            (
+                MicConfig {
+                    min_window_s: 40.0,
+                    ..MicConfig::default()
+                },
+                "mic.min_window_s",
+            ),
+            (
+                MicConfig {
+                    smoothing: 0,
+                    ..MicConfig::default()
+                },
+                "mic.smoothing",
+            ),
+            (
+                MicConfig {
+                    silence_rms: -1.0,
+                    ..MicConfig::default()
+                },
+                "mic.silence_rms",
+            ),
+            (
+                MicConfig {
+                    device: " ".to_owned(),
+                    ..MicConfig::default()
+                },
+                "mic.device",
+            ),
+        ];
+        for (config, key) in cases {
+            let error = config.validate().expect_err(key);
+            assert!(error.starts_with(key), "{error:?} should name {key}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let error = toml::from_str::<MicConfig>("hop = 5.0").expect_err("typo");
+        assert!(error.to_string().contains("hop"), "{error}");
+    }
+
+    #[test]
+    fn probabilities_serialize_as_an_object_in_model_order() {
+        let prediction = MicPrediction {
+            time: "2026-01-01T00:00:00.000Z".to_owned(),
+            source: MIC_SOURCE,
+            device: DEFAULT_DEVICE.to_owned(),
+            genre: Some("pop".to_owned()),
+            confidence: 0.75,
+            probabilities: vec![("pop".to_owned(), 0.75), ("classical".to_owned(), 0.25)],
+            smoothed_genre: Some("pop".to_owned()),
+            window_s: 30.0,
+            provisional: false,
+            silence: false,
+            dropped_samples: 0,
+        };
+        let json = serde_json::to_string(&prediction).expect("serializes");
+        assert!(
+            json.contains(r#""probabilities":{"pop":0.75,"classical":0.25}"#),
+            "{json}"
+        );
+    }
+}

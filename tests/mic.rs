@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use genred::audio::{load, LoadOptions};
-use genred::features::{extract, SAMPLE_RATE};
+use genred::features::{extract, Features, N_FEATURES, SAMPLE_RATE};
 use genred::model::Classifier;
 use genred::sources::mic::{self, MicConfig, MicError, MicPrediction, StartPolicy};
 
@@ -176,7 +176,10 @@ fn live_microphone_end_to_end() {
         PREDICTIONS,
         "one WAV per prediction: {saved:?}"
     );
-    for ((_, prediction), wav) in received.iter().zip(&saved) {
+    // Batch is `genred features` over the saved WAVs, as anyone would check it.
+    let batch_rows = genred_features(&saved);
+    assert_eq!(batch_rows.len(), saved.len());
+    for (((_, prediction), wav), batch_features) in received.iter().zip(&saved).zip(batch_rows) {
         let window = load(wav, LoadOptions::default()).expect("debug WAV loads");
         assert_eq!(window.source_rate, SAMPLE_RATE);
         let window_s = window.samples.len() as f64 / f64::from(SAMPLE_RATE);
@@ -185,8 +188,9 @@ fn live_microphone_end_to_end() {
             "{}",
             wav.display()
         );
-        let features = extract(&window.samples).expect("batch features");
-        let batch = classifier.predict(&features).expect("batch prediction");
+        let batch = classifier
+            .predict(&Features(batch_features))
+            .expect("batch prediction");
         for ((label, streamed), batch) in prediction.probabilities.iter().zip(&batch) {
             assert!(
                 (streamed - batch).abs() < PROBABILITY_TOLERANCE,
@@ -381,6 +385,28 @@ impl OutputWithTimeout for Command {
         }
         child.wait_with_output().expect("output")
     }
+}
+
+/// The feature rows `genred features` prints for `files`, in order.
+fn genred_features(files: &[PathBuf]) -> Vec<[f64; N_FEATURES]> {
+    let output = Command::new(env!("CARGO_BIN_EXE_genred"))
+        .arg("features")
+        .args(files)
+        .output_with_timeout(Duration::from_secs(120));
+    assert!(output.status.success(), "{output:?}");
+    let csv = String::from_utf8(output.stdout).expect("UTF-8 CSV");
+    csv.lines()
+        .skip(1)
+        .map(|row| {
+            let values: Vec<f64> = row
+                .split(',')
+                .skip(1)
+                .take(N_FEATURES)
+                .map(|value| value.parse().expect("a number"))
+                .collect();
+            values.try_into().expect("28 features per row")
+        })
+        .collect()
 }
 
 /// Anything left in the channel after shutdown must still be a well-formed prediction.

@@ -357,6 +357,22 @@ fn write_slowly(path: &Path, bytes: &[u8], pieces: usize, pause: Duration) {
     }
 }
 
+/// Writes `bytes` to `path` in `pieces` sessions, `pause` apart, each one
+/// opening the file for appending and closing it again. (A pause longer than
+/// the daemon's close grace, 0.3 s, would make a piece look like the end.)
+fn append_in_sessions(path: &Path, bytes: &[u8], pieces: usize, pause: Duration) {
+    for piece in bytes.chunks(bytes.len().div_ceil(pieces)) {
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        file.write_all(piece).unwrap();
+        drop(file);
+        thread::sleep(pause);
+    }
+}
+
 #[test]
 fn every_file_gets_one_record_and_ends_in_exactly_one_place() {
     let home = Home::new();
@@ -377,6 +393,13 @@ fn every_file_gets_one_record_and_ends_in_exactly_one_place() {
         })
     };
     good.push(("slowly written.wav", fixture(CLASSICAL[2])));
+    let session_writer = {
+        let path = drop.join("appended in sessions.wav");
+        thread::spawn(move || {
+            append_in_sessions(&path, &fixture(CLASSICAL[1]), 6, Duration::from_millis(150))
+        })
+    };
+    good.push(("appended in sessions.wav", fixture(CLASSICAL[1])));
 
     fs::copy(
         format!("{FIXTURES}/{}", CLASSICAL[1]),
@@ -424,6 +447,7 @@ fn every_file_gets_one_record_and_ends_in_exactly_one_place() {
         fs::write(drop.join(name), bytes).unwrap();
     }
     slow_writer.join().unwrap();
+    session_writer.join().unwrap();
 
     daemon.wait_for_records(good.len() + bad.len());
     daemon.stop();

@@ -198,6 +198,10 @@ enum Completion {
 #[derive(Debug)]
 struct PendingFile {
     completion: Completion,
+    /// Written again after a close: its writer works in sessions (appending
+    /// piece by piece), so a close no longer means complete and only the
+    /// settle time can tell.
+    reopened: bool,
     /// The identity at the last poll; a change restarts the quiet period.
     observed: Option<FileIdentity>,
     quiet_since: Instant,
@@ -232,14 +236,16 @@ impl SettleTracker {
         }
         let file = self.pending.entry(path).or_insert(PendingFile {
             completion: Completion::Unsettled,
+            reopened: false,
             observed: None,
             quiet_since: now,
         });
         file.quiet_since = now;
+        file.reopened |= signal == Signal::Written && file.completion == Completion::Closed;
         file.completion = match signal {
             Signal::AtRest => Completion::AtRest,
-            Signal::Closed => Completion::Closed,
-            Signal::Written => Completion::Unsettled,
+            Signal::Closed if !file.reopened => Completion::Closed,
+            Signal::Closed | Signal::Written => Completion::Unsettled,
             Signal::Touched | Signal::Removed => file.completion,
         };
     }
@@ -257,10 +263,13 @@ impl SettleTracker {
                 debug!(path = %path.display(), "gone before it was complete; skipped");
                 return false;
             };
-            if file.observed.is_some_and(|observed| observed != identity) {
-                file.quiet_since = now;
+            // Events can be handled late on a busy machine, so what the file
+            // system says now counts too: the quiet period starts no earlier
+            // than the first sight of the file's current size and mtime.
+            if file.observed != Some(identity) {
+                file.observed = Some(identity);
+                file.quiet_since = file.quiet_since.max(now);
             }
-            file.observed = Some(identity);
             let quiet_needed = match file.completion {
                 Completion::AtRest => Duration::ZERO,
                 Completion::Closed => self.close_grace,
@@ -588,6 +597,7 @@ mod tests {
         let mut tracker = SettleTracker::new(SETTLE);
         tracker.note("/m/a.wav".into(), Signal::Written, start);
         let stat = |_: &Path| Some(identity(10));
+        assert!(tracker.take_ready(start, stat).is_empty());
         assert!(tracker.take_ready(start + SETTLE / 2, stat).is_empty());
         assert_eq!(
             paths(&tracker.take_ready(start + SETTLE, stat)),
@@ -619,6 +629,24 @@ mod tests {
     }
 
     #[test]
+    fn a_close_handled_late_still_needs_the_grace_on_the_file_as_it_is_now() {
+        let start = Instant::now();
+        let mut tracker = SettleTracker::new(SETTLE);
+        tracker.note("/m/a.wav".into(), Signal::Closed, start);
+        // First looked at long after the close event (a busy watcher), then
+        // again right after: the file's current state has not been quiet yet.
+        let late = start + SETTLE;
+        assert!(tracker
+            .take_ready(late, |_: &Path| Some(identity(10)))
+            .is_empty());
+        assert!(tracker
+            .take_ready(late + CLOSE_GRACE / 2, |_: &Path| Some(identity(20)))
+            .is_empty());
+        let ready = tracker.take_ready(late + CLOSE_GRACE * 2, |_: &Path| Some(identity(20)));
+        assert_eq!(ready[0].identity, identity(20));
+    }
+
+    #[test]
     fn writing_again_after_a_close_restarts_the_wait() {
         let start = Instant::now();
         let mut tracker = SettleTracker::new(SETTLE);
@@ -626,6 +654,28 @@ mod tests {
         tracker.note("/m/a.wav".into(), Signal::Written, start + CLOSE_GRACE / 2);
         let stat = |_: &Path| Some(identity(10));
         assert!(tracker.take_ready(start + CLOSE_GRACE * 2, stat).is_empty());
+    }
+
+    #[test]
+    fn a_file_appended_in_sessions_waits_for_the_settle_time_after_its_last_close() {
+        let start = Instant::now();
+        let mut tracker = SettleTracker::new(SETTLE);
+        let path = PathBuf::from("/m/a.wav");
+        let stat = |_: &Path| Some(identity(10));
+        // Open, append, close; again one second later.
+        tracker.note(path.clone(), Signal::Written, start);
+        tracker.note(path.clone(), Signal::Closed, start);
+        let second_session = start + Duration::from_secs(1);
+        tracker.note(path.clone(), Signal::Written, second_session);
+        tracker.note(path.clone(), Signal::Closed, second_session);
+        assert!(tracker.take_ready(second_session, stat).is_empty());
+        assert!(tracker
+            .take_ready(second_session + CLOSE_GRACE, stat)
+            .is_empty());
+        assert_eq!(
+            paths(&tracker.take_ready(second_session + SETTLE, stat)),
+            [path.as_path()]
+        );
     }
 
     #[test]

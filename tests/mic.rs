@@ -40,10 +40,14 @@ fn live_microphone_end_to_end() {
     let state = tempfile::tempdir().expect("temp dir");
     let classifier = Arc::new(Classifier::load(Path::new(MODEL)).expect("model loads"));
 
-    // No audio server at all: one clear error, promptly, with FailFast.
-    let absent = state.path().join("absent");
-    std::env::set_var("PULSE_SERVER", format!("unix:{}/native", absent.display()));
-    std::env::set_var("PULSE_COOKIE", state.path().join("absent-cookie"));
+    // The server's address is set once, before any audio client runs, and
+    // never rewritten while the microphone thread reads it.
+    let server_dir = state.path().join("pulse");
+    for (name, value) in TestMic::environment(&server_dir) {
+        std::env::set_var(name, value);
+    }
+
+    // No audio server yet: one clear error, promptly, with FailFast.
     let (_keep_open, shutdown) = crossbeam_channel::bounded::<()>(0);
     let started = Instant::now();
     let outcome = mic::run(
@@ -70,9 +74,7 @@ fn live_microphone_end_to_end() {
         started.elapsed()
     );
 
-    // A real microphone: the classical clip, and what batch classification says of it.
-    let server = TestMic::start(&state.path().join("pulse"));
-    server.export_to_process();
+    // What batch classification says of the classical clip.
     let clip = shared(CLASSICAL_CLIP);
     let expected_genre = batch_genre(&classifier, &clip);
     assert_eq!(
@@ -97,17 +99,25 @@ fn live_microphone_end_to_end() {
                 &config,
                 classifier,
                 &shutdown,
-                StartPolicy::FailFast,
+                StartPolicy::Retry,
                 &mut |prediction| {
                     let _ = predictions_tx.send((Instant::now(), prediction));
                 },
             )
         })
     };
-    let listening = logs.wait_for(
-        "mic: listening on input device \"default\"",
+    // With Retry, the missing server is logged once and retried until it comes.
+    logs.wait_for(
+        "no audio input: input device \"default\"",
         started,
         Duration::from_secs(5),
+    );
+    let server_started = Instant::now();
+    let server = TestMic::start(&server_dir);
+    let listening = logs.wait_for(
+        "mic: listening on input device \"default\"",
+        server_started,
+        Duration::from_secs(8),
     );
     let mut player = server.play(&feed);
 
@@ -244,9 +254,7 @@ fn live_microphone_end_to_end() {
 
     // The server returns: capture resumes within 5 s.
     let restarted = Instant::now();
-    // Same state folder, same address: the environment exported above still holds
-    // (and is not rewritten while the microphone thread reads it).
-    let _restarted_server = TestMic::start(&state.path().join("pulse"));
+    let _restarted_server = TestMic::start(&server_dir);
     let back = logs.wait_for(
         "mic: input device \"default\" is back",
         restarted,
@@ -527,23 +535,27 @@ impl TestMic {
             status.success(),
             "start-testmic.sh failed (is pulseaudio installed?)"
         );
-        let values = fs::read_to_string(&env_file).expect("harness env");
-        let env: Vec<(String, String)> = ["XDG_RUNTIME_DIR", "PULSE_SERVER", "PULSE_COOKIE"]
-            .iter()
-            .map(|name| name.to_string())
-            .zip(values.lines().map(str::to_owned))
-            .collect();
+        let exported = fs::read_to_string(&env_file).expect("harness env");
+        let env = Self::environment(dir);
+        let expected: Vec<&str> = env.iter().map(|(_, value)| value.as_str()).collect();
+        assert_eq!(exported.lines().collect::<Vec<_>>(), expected);
         Self {
             dir: dir.to_owned(),
             env,
         }
     }
 
-    /// Points this process's audio clients (cpal via the ALSA pulse plugin) at this server.
-    fn export_to_process(&self) {
-        for (name, value) in &self.env {
-            std::env::set_var(name, value);
-        }
+    /// What start-testmic.sh exports for a server in `dir`: known before it starts.
+    fn environment(dir: &Path) -> Vec<(String, String)> {
+        let dir = dir.display();
+        vec![
+            ("XDG_RUNTIME_DIR".to_owned(), format!("{dir}/run")),
+            (
+                "PULSE_SERVER".to_owned(),
+                format!("unix:{dir}/run/pulse/native"),
+            ),
+            ("PULSE_COOKIE".to_owned(), format!("{dir}/cookie")),
+        ]
     }
 
     fn play(&self, wav: &Path) -> Child {

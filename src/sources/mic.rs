@@ -154,8 +154,8 @@ pub enum MicError {
     Config(String),
     /// The device could not be opened at start.
     #[error(
-        "no audio input: {source}; is there an ALSA card or a PulseAudio server? \
-         set PULSE_SERVER or pick a device with `genred devices`"
+        "no audio input: {source} — is there an ALSA card or a PulseAudio server? \
+         Set PULSE_SERVER or pick a device with `genred devices`"
     )]
     NoInput {
         #[source]

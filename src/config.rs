@@ -335,7 +335,7 @@ impl Config {
             let Some(span) = err.span() else {
                 return message;
             };
-            let before = &text[..span.start.min(text.len())];
+            let before = text.get(..span.start).unwrap_or(text);
             let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
             let line_number = before.matches('\n').count() + 1;
             let column = before[line_start..].chars().count() + 1;

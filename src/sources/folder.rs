@@ -3,9 +3,12 @@
 //!
 //! A file is taken once its writer is done. Where the platform reports that a
 //! writer closed the file (inotify's close-after-write) or a file was renamed
-//! in whole, a short quiet period suffices; otherwise its size and modification
-//! time must stay unchanged for the settle time. Files already present at start
-//! are taken at once when they have not changed for the settle time.
+//! in whole, a short quiet period suffices, checked on the file itself (its
+//! size and mtime), not only by the absence of events. Otherwise, and for a
+//! file written again after a close (a writer appending in sessions), its size
+//! and modification time must stay unchanged for the settle time. Files
+//! already present at start are taken at once when they have not changed for
+//! the settle time.
 //!
 //! The watcher thread never waits for a worker: ready files go into a backlog
 //! that feeds the bounded job channel with non-blocking sends, so a burst of

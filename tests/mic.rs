@@ -201,7 +201,7 @@ fn live_microphone_end_to_end() {
         let batch = classifier
             .predict(&Features(batch_features))
             .expect("batch prediction");
-        for ((label, streamed), batch) in prediction.probabilities.iter().zip(&batch) {
+        for ((label, streamed), batch) in prediction.probabilities.0.iter().zip(&batch) {
             assert!(
                 (streamed - batch).abs() < PROBABILITY_TOLERANCE,
                 "{}: {label} streamed {streamed} vs batch {batch}",

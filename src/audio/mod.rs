@@ -13,6 +13,7 @@
 
 mod au;
 pub mod resample;
+pub mod wav;
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};

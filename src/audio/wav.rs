@@ -1,5 +1,6 @@
-//! A minimal WAV writer for the debug copies of microphone windows: mono,
-//! 32-bit IEEE float, so the saved samples are exactly the ones analysed.
+//! A minimal WAV writer: mono, 32-bit IEEE float, so saved samples are
+//! exactly the ones analysed (the microphone's debug copies of its windows,
+//! and test clips).
 
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};

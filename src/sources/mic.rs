@@ -8,7 +8,6 @@
 
 mod capture;
 mod predictor;
-mod wav;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,12 +15,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use ringbuf::traits::{Consumer, Observer};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 pub use capture::{list_input_devices, CaptureError, DeviceSupport, InputDeviceInfo};
 
 use crate::audio::resample::ResampleError;
 use crate::model::Classifier;
+use crate::pipeline::Probabilities;
 use capture::Capture;
 use predictor::WindowPredictor;
 
@@ -121,8 +121,7 @@ pub struct MicPrediction {
     pub confidence: f32,
     /// Every label's probability, in the model's label order (empty for
     /// silence); serialized as a JSON object.
-    #[serde(serialize_with = "serialize_as_map")]
-    pub probabilities: Vec<(String, f32)>,
+    pub probabilities: Probabilities,
     /// The arg-max of the mean probabilities over the last `smoothing`
     /// non-silent windows; during silence it still names the last music heard.
     pub smoothed_genre: Option<String>,
@@ -414,13 +413,6 @@ impl Session<'_> {
     }
 }
 
-fn serialize_as_map<S: Serializer>(
-    pairs: &[(String, f32)],
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_map(pairs.iter().map(|(label, p)| (label, p)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,7 +495,10 @@ mod tests {
             device: DEFAULT_DEVICE.to_owned(),
             genre: Some("pop".to_owned()),
             confidence: 0.75,
-            probabilities: vec![("pop".to_owned(), 0.75), ("classical".to_owned(), 0.25)],
+            probabilities: Probabilities(vec![
+                ("pop".to_owned(), 0.75),
+                ("classical".to_owned(), 0.25),
+            ]),
             smoothed_genre: Some("pop".to_owned()),
             window_s: 30.0,
             provisional: false,

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::audio::resample::{ResampleError, StreamResampler};
+use crate::audio::wav::write_new_wav;
 use crate::features::{IncrementalExtractor, HOP_LENGTH, SAMPLE_RATE};
 use crate::model::Classifier;
+use crate::pipeline::{rms, Probabilities};
 
-use super::wav::write_new_wav;
 use super::{MicConfig, MicPrediction, MIC_SOURCE};
 
 /// Turns a stream of device frames into a prediction every hop.
@@ -121,19 +122,17 @@ impl WindowPredictor {
             probabilities
         };
         let labels = self.classifier.labels();
-        let best = arg_max(&probabilities);
+        let probabilities = Probabilities::new(labels, &probabilities);
+        let best = probabilities.best().map(|(genre, p)| (genre.to_owned(), p));
+        let smoothed = Probabilities::new(labels, &self.smoother.mean());
         Some(MicPrediction {
             time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
             source: MIC_SOURCE,
             device: self.device.clone(),
-            genre: best.map(|index| labels[index].clone()),
-            confidence: best.map_or(0.0, |index| probabilities[index]),
-            probabilities: labels
-                .iter()
-                .cloned()
-                .zip(probabilities.iter().copied())
-                .collect(),
-            smoothed_genre: arg_max(&self.smoother.mean()).map(|index| labels[index].clone()),
+            confidence: best.as_ref().map_or(0.0, |(_, p)| *p),
+            genre: best.map(|(genre, _)| genre),
+            probabilities,
+            smoothed_genre: smoothed.best().map(|(genre, _)| genre.to_owned()),
             window_s,
             provisional,
             silence,
@@ -152,23 +151,6 @@ fn seconds_to_samples(seconds: f64) -> usize {
 fn hop_samples(hop_s: f64) -> u64 {
     let stft_hops = (seconds_to_samples(hop_s) as f64 / HOP_LENGTH as f64).round() as u64;
     stft_hops.max(1) * HOP_LENGTH as u64
-}
-
-fn rms(samples: &[f32]) -> f32 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    let energy: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-    (energy / samples.len() as f64).sqrt() as f32
-}
-
-/// The index of the largest value, `None` for an empty slice.
-fn arg_max(values: &[f32]) -> Option<usize> {
-    values
-        .iter()
-        .enumerate()
-        .max_by(|(_, a), (_, b)| a.total_cmp(b))
-        .map(|(index, _)| index)
 }
 
 /// The mean of the last few probability vectors: a moving average that keeps
@@ -266,12 +248,5 @@ mod tests {
         smoother.push(&[0.0, 1.0]);
         smoother.push(&[0.0, 1.0]);
         assert_eq!(smoother.mean(), vec![0.0, 1.0]);
-        assert_eq!(arg_max(&smoother.mean()), Some(1));
-    }
-
-    #[test]
-    fn rms_of_a_full_scale_square_wave_is_one() {
-        assert_eq!(rms(&[1.0, -1.0, 1.0, -1.0]), 1.0);
-        assert_eq!(rms(&[]), 0.0);
     }
 }

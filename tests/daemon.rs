@@ -436,6 +436,9 @@ fn every_file_gets_one_record_and_ends_in_exactly_one_place() {
     for (name, bytes) in &bad {
         fs::write(drop.join(name), bytes).unwrap();
     }
+    // Removed before its turn: skipped quietly, no record.
+    fs::write(drop.join("vanishing.wav"), fixture(CLASSICAL[0])).unwrap();
+    fs::remove_file(drop.join("vanishing.wav")).unwrap();
     // Never taken, never touched.
     let skipped: Vec<(&str, Vec<u8>)> = vec![
         (".hidden.wav", fixture(CLASSICAL[0])),

@@ -252,3 +252,64 @@ fn classify_rejects_a_missing_or_broken_model_clearly() {
         assert!(errors.contains(model.to_str().unwrap()), "{errors}");
     }
 }
+
+#[test]
+fn a_long_song_is_heard_in_rolling_windows() {
+    use genred::audio::{self, LoadOptions};
+    let clip = audio::load(
+        Path::new(&fixture("classical.00002.wav")),
+        LoadOptions::default(),
+    )
+    .expect("the fixture loads");
+    // 70 s: the clip twice, then its first 10 s.
+    let ten_s = 10 * 22_050;
+    let song: Vec<f32> = [&clip.samples[..], &clip.samples[..], &clip.samples[..ten_s]].concat();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a long sonată.wav");
+    audio::wav::write_new_wav(&path, 22_050, &song).unwrap();
+
+    let output = genred(&[
+        "classify",
+        "--json",
+        "--model",
+        GENRE_2,
+        path.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let record: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(record["path"], path.to_str().unwrap());
+    assert_eq!(record["genre"], "classical");
+    let duration = record["duration_s"].as_f64().unwrap();
+    assert!(
+        (duration - song.len() as f64 / 22_050.0).abs() < 1e-6,
+        "{duration}"
+    );
+    let starts: Vec<f64> = record["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["start_s"].as_f64().unwrap())
+        .collect();
+    let last = (song.len() - 30 * 22_050) as f64 / 22_050.0;
+    assert_eq!(
+        starts,
+        [0.0, 15.0, 30.0, last],
+        "hops of 15 s, the last aligned to the end"
+    );
+
+    let output = genred(&[
+        "classify",
+        "--json",
+        "--hop",
+        "30",
+        "--model",
+        GENRE_2,
+        path.to_str().unwrap(),
+    ]);
+    let record: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(
+        record["windows"].as_array().unwrap().len(),
+        3,
+        "0, 30 and the tail"
+    );
+}

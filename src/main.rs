@@ -48,7 +48,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("genred: error: {err:#}");
+            eprintln!("genred: error: {}", cli::one_line(&err));
             ExitCode::from(2)
         }
     }

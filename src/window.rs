@@ -15,7 +15,7 @@ pub const DEFAULT_HOP_S: f64 = 15.0;
 
 /// Where the windows of a clip lie.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct WindowSpec {
     /// Window length in seconds.
     pub length_s: f64,

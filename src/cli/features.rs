@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             Err(err) => {
                 failures += 1;
-                eprintln!("genred: {err:#}");
+                eprintln!("genred: {}", super::one_line(&err));
             }
         },
     );

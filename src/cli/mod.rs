@@ -57,6 +57,22 @@ fn walk_audio_files(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// An error and its causes on one line, each said once: genred's error types
+/// already put their cause in their message, while anyhow's contexts do not.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 /// The `--jobs` default: every core.
 pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
@@ -135,6 +151,20 @@ mod tests {
         );
         let expected: Vec<(u64, u64)> = items.iter().map(|&x| (x, x * x)).collect();
         assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn one_line_says_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let repeated = genred::audio::AudioError::Io {
+            path: "a.wav".into(),
+            source: io,
+        };
+        let err = anyhow::Error::from(repeated).context("reading input");
+        assert_eq!(
+            one_line(&err),
+            "reading input: a.wav: cannot read the file: no such file"
+        );
     }
 
     #[test]

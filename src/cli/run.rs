@@ -107,7 +107,13 @@ fn init_logging(log: &LogConfig) -> anyhow::Result<reload::Handle<EnvFilter, Reg
     Ok(handle)
 }
 
-/// `RUST_LOG` when set, else the configured level (validated with the config).
+/// Where symphonia's own log lines are silenced: it logs a probe failure on
+/// every non-audio file at ERROR, while genred's record already says what and where.
+const QUIET_DECODER: &str = "symphonia=off";
+
+/// `RUST_LOG` when set, else the configured level (validated with the config),
+/// with the decoder's internal chatter off unless asked for.
 fn env_filter(log: &LogConfig) -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&log.level))
+    EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{QUIET_DECODER},{}", log.level)))
 }

@@ -32,13 +32,18 @@ impl Probabilities {
 
     /// The most probable label and its probability (the first on ties), if any.
     pub fn best(&self) -> Option<(&str, f32)> {
-        self.0
-            .iter()
-            .fold(None, |best: Option<(&str, f32)>, (label, p)| match best {
-                Some((_, best_p)) if best_p >= *p => best,
-                _ => Some((label.as_str(), *p)),
-            })
+        most_probable(self.0.iter().map(|(label, p)| (label.as_str(), *p)))
     }
+}
+
+/// The item with the highest probability, the first of equals; `None` when
+/// there are none. Every verdict in genred (files, windows, the microphone,
+/// `evaluate`) is taken with this rule.
+pub fn most_probable<T>(items: impl IntoIterator<Item = (T, f32)>) -> Option<(T, f32)> {
+    items.into_iter().fold(None, |best, (item, p)| match best {
+        Some((_, best_p)) if best_p >= p => best,
+        _ => Some((item, p)),
+    })
 }
 
 impl Serialize for Probabilities {

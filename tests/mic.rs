@@ -17,10 +17,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use genred::audio::wav::write_new_wav;
 use genred::audio::{load, LoadOptions};
-use genred::features::{extract, Features, N_FEATURES, SAMPLE_RATE};
+use genred::features::{Features, N_FEATURES, SAMPLE_RATE};
 use genred::model::Classifier;
+use genred::pipeline::FileAnalyzer;
 use genred::sources::mic::{self, MicConfig, MicError, MicPrediction, StartPolicy};
+use genred::window::WindowSpec;
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
 const HARNESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/testmic");
@@ -437,52 +440,22 @@ fn shared(relative: &str) -> PathBuf {
     path
 }
 
-/// The genre batch classification gives the whole clip (what `genred classify` does).
-fn batch_genre(classifier: &Classifier, clip: &Path) -> String {
-    let audio = load(
-        clip,
-        LoadOptions {
-            max_duration_s: Some(30.0),
-        },
-    )
-    .expect("clip loads");
-    let features = extract(&audio.samples).expect("clip features");
-    let probabilities = classifier.predict(&features).expect("clip prediction");
-    let best = probabilities
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(index, _)| index)
-        .expect("at least one label");
-    classifier.labels()[best].clone()
+/// The genre `genred classify` gives the clip (the same pipeline, in process).
+fn batch_genre(classifier: &Arc<Classifier>, clip: &Path) -> String {
+    FileAnalyzer::new(Arc::clone(classifier), WindowSpec::default())
+        .classify(clip)
+        .expect("the clip classifies")
+        .genre
 }
 
-/// Writes `clip` preceded by [`LEAD_IN_S`] of silence as a 16-bit mono WAV at 22050 Hz.
+/// Writes `clip` preceded by [`LEAD_IN_S`] of silence as a mono WAV at 22050 Hz.
 fn write_padded_wav(clip: &Path, out: &Path) {
     let audio = load(clip, LoadOptions::default()).expect("clip loads");
     let lead_in = (LEAD_IN_S * f64::from(SAMPLE_RATE)) as usize;
-    let samples: Vec<i16> = std::iter::repeat_n(0.0, lead_in)
+    let samples: Vec<f32> = std::iter::repeat_n(0.0, lead_in)
         .chain(audio.samples.iter().copied())
-        .map(|s| (s * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
         .collect();
-    let data_bytes = (samples.len() * 2) as u32;
-    let mut wav = Vec::with_capacity(44 + samples.len() * 2);
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data_bytes).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
-    wav.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
-    wav.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes());
-    wav.extend_from_slice(&2u16.to_le_bytes());
-    wav.extend_from_slice(&16u16.to_le_bytes());
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data_bytes.to_le_bytes());
-    for sample in samples {
-        wav.extend_from_slice(&sample.to_le_bytes());
-    }
-    fs::write(out, wav).expect("feed WAV written");
+    write_new_wav(out, SAMPLE_RATE, &samples).expect("feed WAV written");
 }
 
 /// User + system CPU time of this process so far, from /proc/self/stat.

@@ -11,6 +11,9 @@ use serde::Serialize;
 
 use genred::features::{Features, FEATURE_NAMES, N_FEATURES};
 use genred::model::{Classifier, DEFAULT_MODEL};
+use genred::pipeline::most_probable;
+
+use super::csv;
 
 /// What `genred evaluate --help` says after the options.
 const AFTER_HELP: &str = "\
@@ -109,7 +112,8 @@ fn evaluate(
             continue;
         };
         let probabilities = classifier.predict(&row.features)?;
-        confusion[truth][most_probable(&probabilities)] += 1;
+        let predicted = most_probable(probabilities.iter().copied().enumerate());
+        confusion[truth][predicted.map_or(0, |(index, _)| index)] += 1;
     }
     let rows: usize = confusion.iter().flatten().sum();
     if rows == 0 {
@@ -151,21 +155,6 @@ fn evaluate(
         recall,
         confusion,
     })
-}
-
-/// Index of the highest probability (the first one on ties).
-fn most_probable(probabilities: &[f32]) -> usize {
-    probabilities
-        .iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &p)| {
-            if p > best.1 {
-                (i, p)
-            } else {
-                best
-            }
-        })
-        .0
 }
 
 impl Report {
@@ -285,11 +274,11 @@ impl LabelledTable {
                 path.display()
             );
         };
-        let columns: Vec<&str> = header.split(',').map(str::trim).collect();
+        let columns = csv::split_line(header);
         let column = |name: &str| {
             columns
                 .iter()
-                .position(|&c| c == name)
+                .position(|c| c == name)
                 .with_context(|| format!("{}: header has no `{name}` column", path.display()))
         };
         let filename_column = column("filename")?;
@@ -302,7 +291,7 @@ impl LabelledTable {
         let rows = lines
             .map(|(index, line)| {
                 let place = format!("{}:{}", path.display(), index + 1);
-                let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+                let fields = csv::split_line(line);
                 if fields.len() != columns.len() {
                     bail!(
                         "{place}: {} fields, the header has {}",
@@ -319,8 +308,8 @@ impl LabelledTable {
                     })?;
                 }
                 Ok(LabelledRow {
-                    stem: file_stem(fields[filename_column]),
-                    label: fields[label_column].to_owned(),
+                    stem: file_stem(&fields[filename_column]),
+                    label: fields[label_column].clone(),
                     features: Features(features),
                 })
             })
@@ -338,11 +327,5 @@ mod tests {
         assert_eq!(file_stem("blues/blues.00012.wav"), "blues.00012");
         assert_eq!(file_stem("blues.00081.au"), "blues.00081");
         assert_eq!(file_stem("noextension"), "noextension");
-    }
-
-    #[test]
-    fn most_probable_takes_the_first_maximum() {
-        assert_eq!(most_probable(&[0.1, 0.7, 0.2]), 1);
-        assert_eq!(most_probable(&[0.5, 0.5]), 0);
     }
 }

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
+
+use super::csv;
 use genred::audio::{self, LoadOptions};
 use genred::features::{Extractor, Features, FEATURE_NAMES};
 use genred::window::DEFAULT_LENGTH_S;
@@ -21,7 +23,7 @@ use genred::window::DEFAULT_LENGTH_S;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Audio files, or folders searched recursively for audio files
-    /// (wav, flac, mp3, ogg, au).
+    /// (WAV, FLAC, MP3, Ogg Vorbis, AU, by extension).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 
@@ -100,7 +102,7 @@ fn write_row(
         .file_name()
         .unwrap_or(path.as_os_str())
         .to_string_lossy();
-    write!(out, "{}", csv_field(&name))?;
+    write!(out, "{}", csv::field(&name))?;
     for (value, name) in features.as_array().iter().zip(FEATURE_NAMES) {
         if name == "beats" {
             // A count, printed as the dataset prints it: `34`, not `34.0`.
@@ -116,31 +118,14 @@ fn write_row(
             .and_then(Path::file_name)
             .map(|dir| dir.to_string_lossy())
             .unwrap_or_default();
-        write!(out, ",{}", csv_field(&label))?;
+        write!(out, ",{}", csv::field(&label))?;
     }
     writeln!(out)
-}
-
-/// Quotes a CSV field when it holds a comma, quote or line break (RFC 4180).
-fn csv_field(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\"")).into()
-    } else {
-        text.into()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("blues.00000.wav"), "blues.00000.wav");
-        assert_eq!(csv_field("my song.wav"), "my song.wav");
-        assert_eq!(csv_field("a,b.wav"), "\"a,b.wav\"");
-        assert_eq!(csv_field("say \"hi\".wav"), "\"say \"\"hi\"\".wav\"");
-    }
 
     #[test]
     fn rows_use_the_datasets_number_forms() {

@@ -4,6 +4,7 @@
 
 pub mod check_config;
 pub mod classify;
+mod csv;
 pub mod devices;
 pub mod evaluate;
 pub mod features;

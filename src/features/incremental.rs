@@ -57,11 +57,6 @@ impl IncrementalExtractor {
         self.stream_end += samples.len() as u64;
     }
 
-    /// Samples currently in the window (at most the `window_len` given to [`Self::new`]).
-    pub fn window_len(&self) -> usize {
-        self.samples.len()
-    }
-
     /// A copy of the window's samples, oldest first (for debug WAV dumps and tests).
     pub fn window_samples(&self) -> Vec<f32> {
         self.samples.iter().copied().collect()

@@ -237,6 +237,6 @@ impl Sink {
 }
 
 /// The current time as a record's `time`: RFC 3339, UTC, milliseconds.
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }

@@ -72,10 +72,6 @@ impl ResultsFile {
         Ok((results, seen))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends one record as one line with a single write.
     pub fn append(&mut self, record: &impl Serialize) -> Result<(), ResultsError> {
         let error = |cause| ResultsError::Append {

@@ -59,7 +59,7 @@ impl Default for MicConfig {
             window_s: 30.0,
             min_window_s: 10.0,
             smoothing: 6,
-            silence_rms: 1e-3,
+            silence_rms: crate::pipeline::SILENCE_RMS,
             debug_wav_dir: None,
         }
     }
@@ -391,9 +391,9 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Moves everything in the ring through the predictor, first dropping
-    /// the oldest audio if the worker has fallen more than [`MAX_BACKLOG`]
-    /// behind. (The audio callback cannot drop the oldest itself: in an SPSC
+    /// Moves everything in the ring through the predictor; if the worker has
+    /// fallen more than [`MAX_BACKLOG`] behind, the whole backlog (the oldest
+    /// audio) is skipped first, so predictions catch up with the present. (The audio callback cannot drop the oldest itself: in an SPSC
     /// ring only the consumer may; when the ring is full it drops the newest.)
     fn drain(&mut self, block: &mut [f32], emit: &mut dyn FnMut(MicPrediction)) {
         let max_backlog =

@@ -126,7 +126,7 @@ impl WindowPredictor {
         let best = probabilities.best().map(|(genre, p)| (genre.to_owned(), p));
         let smoothed = Probabilities::new(labels, &self.smoother.mean());
         Some(MicPrediction {
-            time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            time: crate::sinks::now_rfc3339(),
             source: MIC_SOURCE,
             device: self.device.clone(),
             confidence: best.as_ref().map_or(0.0, |(_, p)| *p),

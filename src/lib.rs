@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod features;
 pub mod model;
 pub mod pipeline;
+pub mod record;
 pub mod sinks;
 pub mod sources;
 pub mod window;

@@ -1,0 +1,401 @@
+//! The harness shared by the integration tests that drive `genred run`: a
+//! temporary home with a config, a drop folder and a results file; the real
+//! binary started in it with systemd's notify protocol on a real socket; the
+//! results file read back; GTZAN clips from ../shared as fixtures.
+//!
+//! Each test crate uses only part of it, hence `dead_code` is allowed here.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const GENRED: &str = env!("CARGO_BIN_EXE_genred");
+pub const FIXTURES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/fixtures/gtzan-audio"
+);
+pub const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/genre-2.onnx");
+pub const CLASSICAL: [&str; 3] = [
+    "classical.00000.wav",
+    "classical.00001.wav",
+    "classical.00002.wav",
+];
+pub const BLUES: [&str; 3] = ["blues.00000.wav", "blues.00001.wav", "blues.00002.wav"];
+
+/// How long the daemon may take to load the model and start watching.
+pub const START_DEADLINE: Duration = Duration::from_secs(20);
+/// How long a handful of 30 s clips may take on 2 busy cores.
+pub const RESULT_DEADLINE: Duration = Duration::from_secs(60);
+/// The acceptance bound for a clean stop while busy.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(3);
+pub const POLL: Duration = Duration::from_millis(50);
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{FIXTURES}/{name}");
+    fs::read(&path)
+        .unwrap_or_else(|err| panic!("{path}: {err}: the tests need ../shared beside the project"))
+}
+
+/// A temporary home for one daemon: its config, drop folder and results.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        assert!(Path::new(MODEL).is_file(), "{MODEL} is missing");
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("drop")).unwrap();
+        Self { dir }
+    }
+
+    /// The canonical path, as the daemon reports paths.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().canonicalize().unwrap().join(relative)
+    }
+
+    pub fn write_config(&self, body: &str) {
+        let config =
+            format!("[model]\npath = \"{MODEL}\"\n\n[results]\npath = \"results.jsonl\"\n\n{body}");
+        fs::write(self.path("genred.toml"), config).unwrap();
+    }
+
+    pub fn results(&self) -> Vec<Value> {
+        read_results(&self.path("results.jsonl"))
+    }
+
+    pub fn start(&self, extra_env: &[(&str, &str)]) -> Daemon {
+        let socket_path = self.path("notify.sock");
+        let _ = fs::remove_file(&socket_path);
+        let notifications = SystemdListener::bind(&socket_path);
+        let log_path = self.path("genred.log");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap();
+        let child = Command::new(GENRED)
+            .args(["run", "--config", "genred.toml"])
+            .current_dir(self.dir.path())
+            .env_remove("RUST_LOG")
+            .env_remove("GENRED_CONFIG")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .env("NOTIFY_SOCKET", &socket_path)
+            .envs(extra_env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut daemon = Daemon {
+            child,
+            notifications,
+            states_seen: 0,
+            log_path,
+            results_path: self.path("results.jsonl"),
+        };
+        daemon.expect_notify("READY=1", START_DEADLINE);
+        daemon
+    }
+}
+
+/// Every line of the results file, which must all be whole JSON objects.
+pub fn read_results(path: &Path) -> Vec<Value> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "the last record is cut short:\n{text}"
+    );
+    text.lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"))
+        })
+        .collect()
+}
+
+/// A running `genred run`.
+pub struct Daemon {
+    pub child: Child,
+    pub notifications: SystemdListener,
+    /// How many notify states earlier waits have consumed.
+    pub states_seen: usize,
+    pub log_path: PathBuf,
+    pub results_path: PathBuf,
+}
+
+impl Daemon {
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Waits for the notify state `state` (e.g. `READY=1`) after the ones
+    /// earlier waits consumed.
+    pub fn expect_notify(&mut self, state: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let states = self.notifications.states();
+            if let Some(found) = states[self.states_seen..].iter().position(|s| s == state) {
+                self.states_seen += found + 1;
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "genred exited ({status}) before {state}; its log:\n{}",
+                    self.log()
+                );
+            }
+            thread::sleep(POLL);
+        }
+        panic!(
+            "no {state} from genred within {within:?}; its log:\n{}",
+            self.log()
+        );
+    }
+
+    /// Waits until the results file holds `count` records and returns them.
+    pub fn wait_for_records(&mut self, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + RESULT_DEADLINE;
+        loop {
+            let records = read_results(&self.results_path);
+            if records.len() >= count {
+                return records;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "genred exited ({status}) with {} of {count} records; log:\n{}",
+                    records.len(),
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} of {count} records after {RESULT_DEADLINE:?}: {records:#?}\nlog:\n{}",
+                records.len(),
+                self.log()
+            );
+            thread::sleep(POLL);
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -s {name} failed");
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns its status and how long it took.
+    pub fn terminate(mut self) -> (ExitStatus, Duration) {
+        let sent = Instant::now();
+        self.signal("TERM");
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, sent.elapsed());
+            }
+            assert!(
+                sent.elapsed() < STOP_DEADLINE * 3,
+                "genred still running {:?} after SIGTERM; log:\n{}",
+                sent.elapsed(),
+                self.log()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// SIGTERM, then the acceptance bounds: exit 0 within 3 s.
+    pub fn stop(self) {
+        let log_path = self.log_path.clone();
+        let (status, took) = self.terminate();
+        let log = fs::read_to_string(log_path).unwrap_or_default();
+        assert!(
+            status.success(),
+            "exit status {status} after SIGTERM; log:\n{log}"
+        );
+        assert!(took < STOP_DEADLINE, "took {took:?} to stop; log:\n{log}");
+        assert!(!log.contains("panicked"), "{log}");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Plays systemd's part of the notify protocol: a socket read continuously,
+/// as systemd does (an unread socket fills up and blocks the sender), and
+/// every state received, in order.
+pub struct SystemdListener {
+    pub states: Arc<Mutex<Vec<String>>>,
+    pub done: Arc<AtomicBool>,
+}
+
+impl SystemdListener {
+    pub fn bind(path: &Path) -> Self {
+        let socket = UnixDatagram::bind(path).unwrap();
+        socket.set_read_timeout(Some(POLL)).unwrap();
+        let states = Arc::new(Mutex::new(Vec::new()));
+        let done = Arc::new(AtomicBool::new(false));
+        let (received, stop) = (Arc::clone(&states), Arc::clone(&done));
+        thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(length) = socket.recv(&mut buffer) {
+                    let message = String::from_utf8_lossy(&buffer[..length]).into_owned();
+                    received
+                        .lock()
+                        .unwrap()
+                        .extend(message.lines().map(str::to_owned));
+                }
+            }
+        });
+        Self { states, done }
+    }
+
+    pub fn states(&self) -> Vec<String> {
+        self.states.lock().unwrap().clone()
+    }
+}
+
+impl Drop for SystemdListener {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+    }
+}
+
+pub fn str_field<'a>(record: &'a Value, key: &str) -> &'a str {
+    record[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string {key} in {record}"))
+}
+
+/// Records by path; panics when a path has more than one.
+pub fn by_path(records: &[Value]) -> BTreeMap<PathBuf, &Value> {
+    let mut map = BTreeMap::new();
+    for record in records {
+        let path = PathBuf::from(str_field(record, "path"));
+        if let Some(earlier) = map.insert(path.clone(), record) {
+            panic!("two records for {}:\n{earlier}\n{record}", path.display());
+        }
+    }
+    map
+}
+
+/// Every file under `dir`, relative to it.
+pub fn files_under(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut files = BTreeSet::new();
+    let mut folders = vec![dir.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.insert(path.strip_prefix(dir).unwrap().to_owned());
+            }
+        }
+    }
+    files
+}
+
+pub fn assert_valid_classification(record: &Value) {
+    let labels = ["classical", "pop"];
+    let genre = str_field(record, "genre");
+    assert!(labels.contains(&genre), "{record}");
+    let confidence = record["confidence"].as_f64().unwrap();
+    let probabilities = record["probabilities"].as_object().unwrap();
+    let total: f64 = probabilities.values().map(|p| p.as_f64().unwrap()).sum();
+    assert!(
+        (total - 1.0).abs() < 1e-3,
+        "probabilities sum to {total}: {record}"
+    );
+    assert_eq!(
+        probabilities[genre].as_f64().unwrap(),
+        confidence,
+        "{record}"
+    );
+    assert_eq!(str_field(record, "source"), "file");
+    assert_eq!(str_field(record, "model"), "genre-2");
+    assert!(
+        !record["windows"].as_array().unwrap().is_empty(),
+        "{record}"
+    );
+    let duration = record["duration_s"].as_f64().unwrap();
+    assert!(
+        (duration - 30.0).abs() < 0.1,
+        "a whole GTZAN clip is 30 s, got {duration}: {record}"
+    );
+    for timing in ["decode_ms", "features_ms", "inference_ms"] {
+        assert!(
+            record["timings"][timing].as_f64().is_some(),
+            "no {timing}: {record}"
+        );
+    }
+    humantime::parse_rfc3339(str_field(record, "time")).unwrap();
+}
+
+/// Writes `bytes` to `path` in `pieces` writes, `pause` apart, through one open handle.
+pub fn write_slowly(path: &Path, bytes: &[u8], pieces: usize, pause: Duration) {
+    let mut file = fs::File::create(path).unwrap();
+    for piece in bytes.chunks(bytes.len().div_ceil(pieces)) {
+        file.write_all(piece).unwrap();
+        file.flush().unwrap();
+        thread::sleep(pause);
+    }
+}
+
+/// Writes `bytes` to `path` in `pieces` sessions, `pause` apart, each one
+/// opening the file for appending and closing it again. (A pause longer than
+/// the daemon's settle time would make a piece look like the end.)
+pub fn append_in_sessions(path: &Path, bytes: &[u8], pieces: usize, pause: Duration) {
+    for piece in bytes.chunks(bytes.len().div_ceil(pieces)) {
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        file.write_all(piece).unwrap();
+        drop(file);
+        thread::sleep(pause);
+    }
+}
+
+pub fn genred(home: &Home, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(GENRED)
+        .args(args)
+        .current_dir(home.path(""))
+        .env_remove("GENRED_CONFIG")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// A refusal: exit status 2 and one error line that mentions `needle`.
+pub fn assert_refused(output: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("genred: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line: {stderr}");
+    assert!(errors[0].contains(needle), "{needle}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -12,8 +12,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::record::display_path;
+use crate::sources::folder::resolve_path;
 use crate::sources::mic::MicConfig;
-use crate::window::WindowSpec;
+use crate::sources::walk;
+use crate::window::{check_seconds, WindowKeys, WindowSpec};
 
 /// The environment variable that names the config file when `--config` is absent.
 pub const CONFIG_ENV_VAR: &str = "GENRED_CONFIG";
@@ -22,9 +25,16 @@ pub const LOCAL_CONFIG_PATH: &str = "config/genred.toml";
 /// The system-wide config file.
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/genred/genred.toml";
 
-/// The longest settle time accepted: an hour of waiting for a file to stop
-/// changing means something else is wrong.
-const MAX_SETTLE_S: f64 = 3600.0;
+/// The settle times accepted: an hour of waiting for a file to stop changing
+/// means something else is wrong.
+const SETTLE_RANGE_S: std::ops::RangeInclusive<f64> = 0.0..=3600.0;
+
+/// The most workers per CPU core, for `workers.count` and the batch commands'
+/// `--jobs`. Classifying is CPU-bound, so more threads than cores add no
+/// speed, only memory (each worker holds one decoded file, up to
+/// `window.max_duration_s` of audio); a few per core leave room for files
+/// that wait on a slow disk.
+pub const MAX_WORKERS_PER_CORE: usize = 4;
 
 /// Everything `genred run` needs to know.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
@@ -67,10 +77,31 @@ impl WorkersConfig {
     /// The pool size: the configured count, or one worker per core.
     pub fn resolved_count(&self) -> usize {
         match self.count {
-            0 => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            0 => cpu_cores(),
             count => count,
         }
     }
+}
+
+/// The CPU cores this process may use (1 if that cannot be told).
+pub fn cpu_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// Checks a number of workers (`key` is `workers.count` or `--jobs`): at
+/// most [`MAX_WORKERS_PER_CORE`] per core of this machine.
+pub fn check_workers(key: &'static str, count: usize) -> Result<(), InvalidSetting> {
+    let cores = cpu_cores();
+    let most = MAX_WORKERS_PER_CORE * cores;
+    if count <= most {
+        return Ok(());
+    }
+    Err(InvalidSetting::new(
+        key,
+        format!(
+            "must be at most {most} ({MAX_WORKERS_PER_CORE} per CPU core, {cores} here), got {count}"
+        ),
+    ))
 }
 
 /// The `[folder]` section: the drop-folder source and what happens to its files.
@@ -118,7 +149,7 @@ impl Default for FolderConfig {
 }
 
 impl FolderConfig {
-    /// The settle time as a duration (validated finite and non-negative).
+    /// The settle time as a duration (validated finite, from 0 to an hour).
     pub fn settle(&self) -> Duration {
         Duration::from_secs_f64(self.settle_s)
     }
@@ -236,6 +267,25 @@ impl fmt::Display for ConfigOrigin {
     }
 }
 
+/// A setting outside what genred accepts, named as its user wrote it:
+/// `window.hop_s` in the config file, `--hop` on the command line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct InvalidSetting {
+    pub key: &'static str,
+    pub problem: String,
+}
+
+impl InvalidSetting {
+    /// The error for `key`, saying what is wrong and what is allowed.
+    pub fn new(key: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            key,
+            problem: problem.into(),
+        }
+    }
+}
+
 /// A configuration that could not be read or is not valid.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -246,11 +296,10 @@ pub enum ConfigError {
     },
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
-    #[error("{origin}: {key}: {problem}")]
+    #[error("{origin}: {setting}")]
     Invalid {
         origin: String,
-        key: &'static str,
-        problem: String,
+        setting: InvalidSetting,
     },
 }
 
@@ -262,7 +311,8 @@ pub struct LoadedConfig {
 }
 
 impl LoadedConfig {
-    /// Finds, reads and validates the config, then applies `overrides`.
+    /// Finds, reads and validates the config, then applies `overrides` and
+    /// checks the paths against the file system.
     ///
     /// `explicit` is `--config FILE`; it, like `$GENRED_CONFIG`, must exist.
     pub fn load(explicit: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
@@ -274,10 +324,10 @@ impl LoadedConfig {
         config.apply(overrides);
         config
             .validate()
-            .map_err(|(key, problem)| ConfigError::Invalid {
+            .and_then(|()| config.check_paths())
+            .map_err(|setting| ConfigError::Invalid {
                 origin: origin.to_string(),
-                key,
-                problem,
+                setting,
             })?;
         Ok(Self { config, origin })
     }
@@ -370,26 +420,19 @@ impl Config {
         }
     }
 
-    /// Checks what serde cannot: returns the key and what is allowed.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        self.window
-            .validate()
-            .map_err(|problem| ("window", problem))?;
-        self.mic.validate().map_err(|problem| ("mic", problem))?;
+    /// Checks what serde cannot, without looking at the file system: every
+    /// number within its limits, every required key present. The error names
+    /// the key and says what is allowed.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        self.window.validate(WindowKeys::CONFIG)?;
+        self.mic.validate()?;
+        check_workers("workers.count", self.workers.count)?;
         let folder = &self.folder;
-        if !(folder.settle_s.is_finite() && (0.0..=MAX_SETTLE_S).contains(&folder.settle_s)) {
-            return Err((
-                "folder.settle_s",
-                format!(
-                    "must be a number of seconds from 0 to {MAX_SETTLE_S}, got {}",
-                    folder.settle_s
-                ),
-            ));
-        }
+        check_seconds("folder.settle_s", folder.settle_s, SETTLE_RANGE_S)?;
         if folder.enabled && folder.paths.is_empty() {
-            return Err((
+            return Err(InvalidSetting::new(
                 "folder.paths",
-                "must name at least one folder while folder.enabled is true".to_owned(),
+                "must name at least one folder while folder.enabled is true",
             ));
         }
         if let Some(bad) = folder
@@ -397,39 +440,42 @@ impl Config {
             .iter()
             .find(|extension| extension.is_empty() || extension.contains(['.', '/']))
         {
-            return Err((
+            return Err(InvalidSetting::new(
                 "folder.extensions",
                 format!("entries are bare extensions such as \"wav\", got \"{bad}\""),
             ));
         }
         if folder.action != FileAction::None && folder.target.is_none() {
-            return Err((
+            return Err(InvalidSetting::new(
                 "folder.target",
-                "is required when folder.action is \"move\" or \"copy\"".to_owned(),
+                "is required when folder.action is \"move\" or \"copy\"",
             ));
         }
         let empty_path =
             |path: &Option<PathBuf>| path.as_ref().is_some_and(|p| p.as_os_str().is_empty());
         if empty_path(&folder.target) {
-            return Err((
+            return Err(InvalidSetting::new(
                 "folder.target",
-                "must not be empty; leave it out instead".to_owned(),
+                "must not be empty; leave it out instead",
             ));
         }
         if empty_path(&folder.rejected) {
-            return Err((
+            return Err(InvalidSetting::new(
                 "folder.rejected",
-                "must not be empty; leave it out instead".to_owned(),
+                "must not be empty; leave it out instead",
             ));
         }
         if self.results.path.as_os_str().is_empty() {
-            return Err(("results.path", "must name a file".to_owned()));
+            return Err(InvalidSetting::new("results.path", "must name a file"));
         }
         if self.model.path.as_os_str().is_empty() {
-            return Err(("model.path", "must name an ONNX model file".to_owned()));
+            return Err(InvalidSetting::new(
+                "model.path",
+                "must name an ONNX model file",
+            ));
         }
         if !is_log_filter(&self.log.level) {
-            return Err((
+            return Err(InvalidSetting::new(
                 "log.level",
                 format!(
                     "must be off, error, warn, info, debug, trace or tracing directives such as \
@@ -439,13 +485,102 @@ impl Config {
             ));
         }
         if !folder.enabled && !self.mic.enabled {
-            return Err((
+            return Err(InvalidSetting::new(
                 "folder.enabled",
-                "nothing to do: enable the folder source or the microphone (mic.enabled)"
-                    .to_owned(),
+                "nothing to do: enable the folder source or the microphone (mic.enabled)",
             ));
         }
         Ok(())
+    }
+
+    /// Checks the paths against the file system, as they are now: the results
+    /// file, when it exists, is a regular file (not `/dev/full` or a folder);
+    /// the drop, target and rejected folders that exist are folders; and the
+    /// target and rejected folders are neither a drop folder nor above one
+    /// (the folders genred fills are never watched, so that would leave the
+    /// drop folder unwatched). Inside a drop folder they are fine: that
+    /// subfolder is not watched. Paths are compared resolved (absolute, links
+    /// followed), so `./music`, `music/` and a link to it are the same folder.
+    pub fn check_paths(&self) -> Result<(), InvalidSetting> {
+        check_kind("results.path", &self.results.path, Kind::File)?;
+        let folder = &self.folder;
+        if !folder.enabled {
+            return Ok(());
+        }
+        for drop in &folder.paths {
+            check_kind("folder.paths", drop, Kind::Folder)?;
+        }
+        let filled = [
+            ("folder.target", folder.target.as_deref()),
+            ("folder.rejected", folder.rejected.as_deref()),
+        ];
+        for (key, path) in filled {
+            let Some(path) = path else { continue };
+            check_kind(key, path, Kind::Folder)?;
+            let resolved = resolve_path(path);
+            for drop in &folder.paths {
+                let drop_resolved = resolve_path(drop);
+                if drop_resolved.starts_with(&resolved) {
+                    let relation = if drop_resolved == resolved {
+                        "is"
+                    } else {
+                        "contains"
+                    };
+                    return Err(InvalidSetting::new(
+                        key,
+                        format!(
+                            "{} {relation} the drop folder {} (folder.paths): the folders genred \
+                             fills are not watched, so no file dropped there would be seen; \
+                             choose a folder outside the drop folder, or inside it",
+                            display_path(path),
+                            display_path(drop)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a configured path must be when it exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Folder,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::File => "regular file",
+            Kind::Folder => "folder",
+        }
+    }
+}
+
+/// Checks that `path`, if something is there (links followed), is a `want`.
+/// A missing path is fine: folders are created at start, the results file
+/// with the first record; what cannot be read is left to those steps to report.
+fn check_kind(key: &'static str, path: &Path, want: Kind) -> Result<(), InvalidSetting> {
+    let mismatch = |found: &str| {
+        InvalidSetting::new(
+            key,
+            format!("{} is a {found}, not a {}", display_path(path), want.name()),
+        )
+    };
+    let found = match walk::examine(path.to_owned()) {
+        Some(walk::Entry::File(_)) => Kind::File,
+        Some(walk::Entry::Dir { .. }) => Kind::Folder,
+        Some(walk::Entry::Skipped(walk::Skipped::NotRegular { kind, .. })) => {
+            return Err(mismatch(kind))
+        }
+        Some(walk::Entry::Skipped(_)) | None => return Ok(()),
+    };
+    if found == want {
+        Ok(())
+    } else {
+        Err(mismatch(found.name()))
     }
 }
 
@@ -496,17 +631,18 @@ mod tests {
 
     #[test]
     fn validation_names_the_key() {
-        let cases: [(&str, &str); 5] = [
+        let cases: [(&str, &str); 6] = [
             ("[folder]\nsettle_s = -1.0\n", "folder.settle_s"),
             ("[folder]\naction = \"move\"\n", "folder.target"),
             ("[folder]\nextensions = [\".wav\"]\n", "folder.extensions"),
             ("[log]\nlevel = \"loud\"\n", "log.level"),
-            ("[window]\nlength_s = 30.0\nhop_s = 0.0\n", "window"),
+            ("[window]\nlength_s = 30.0\nhop_s = 0.0\n", "window.hop_s"),
+            ("[window]\nmax_duration_s = 0.0\n", "window.max_duration_s"),
         ];
         for (text, key) in cases {
             let config = Config::parse(text).unwrap();
-            let (named, problem) = config.validate().unwrap_err();
-            assert_eq!(named, key, "{text} → {problem}");
+            let invalid = config.validate().unwrap_err();
+            assert_eq!(invalid.key, key, "{text} → {invalid}");
         }
     }
 

@@ -4,8 +4,15 @@
 //! window by window: windows of `length_s` every `hop_s`, plus one window
 //! aligned to the end when the hops leave at least [`MIN_TAIL_S`] unheard.
 //! A clip no longer than one window is a single window.
+//!
+//! The limits on the window settings live here too, in one validator that
+//! the config file (`[window]`), `genred classify`'s flags and the microphone
+//! (`[mic]`) share, each naming the key or flag as its user wrote it.
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
+
+use crate::config::InvalidSetting;
+use crate::features::{HOP_LENGTH, SAMPLE_RATE};
 
 /// The dataset's clip length: GTZAN clips are 30 s and librosa loaded `duration=30`.
 pub const DEFAULT_LENGTH_S: f64 = 30.0;
@@ -18,6 +25,24 @@ pub const DEFAULT_HOP_S: f64 = 15.0;
 /// double the work for nothing.
 pub const MIN_TAIL_S: f64 = 1.0;
 
+/// Four hours: longer than any album side or DJ mix a drop folder is meant
+/// for, and at 22050 Hz mono `f32` about 1.3 GB of decoded samples, which
+/// bounds what one worker holds whatever file lands.
+pub const DEFAULT_MAX_DURATION_S: f64 = 4.0 * 3600.0;
+
+/// The accepted `max_duration_s`: at least a second, at most a day.
+pub const MAX_DURATION_RANGE_S: RangeInclusive<f64> = 1.0..=86_400.0;
+
+/// The accepted window lengths. Under a second there is no rhythm to
+/// measure; over ten minutes one window's samples and STFT frames alone take
+/// hundreds of megabytes, and the model only ever saw 30 s clips.
+pub const LENGTH_RANGE_S: RangeInclusive<f64> = 1.0..=600.0;
+
+/// The shortest hop: one STFT hop (512 samples at 22050 Hz). A finer hop
+/// finds nothing new (frames are 512 samples apart) and `1e-300` would mean
+/// endless windows.
+pub const MIN_HOP_S: f64 = HOP_LENGTH as f64 / SAMPLE_RATE as f64;
+
 /// Where the windows of a clip lie.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -26,6 +51,9 @@ pub struct WindowSpec {
     pub length_s: f64,
     /// Seconds between the starts of consecutive windows.
     pub hop_s: f64,
+    /// The most audio read from one file, in seconds: a longer file gets an
+    /// error record instead of a genre, so memory stays bounded.
+    pub max_duration_s: f64,
 }
 
 impl Default for WindowSpec {
@@ -33,27 +61,79 @@ impl Default for WindowSpec {
         WindowSpec {
             length_s: DEFAULT_LENGTH_S,
             hop_s: DEFAULT_HOP_S,
+            max_duration_s: DEFAULT_MAX_DURATION_S,
         }
     }
 }
 
+/// The names of [`WindowSpec`]'s settings where they were given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowKeys {
+    pub length: &'static str,
+    pub hop: &'static str,
+    pub max_duration: &'static str,
+}
+
+impl WindowKeys {
+    /// The `[window]` section's keys.
+    pub const CONFIG: Self = Self {
+        length: "window.length_s",
+        hop: "window.hop_s",
+        max_duration: "window.max_duration_s",
+    };
+}
+
+/// Checks a window length (the file windows' or the microphone's).
+pub fn check_length(key: &'static str, length_s: f64) -> Result<(), InvalidSetting> {
+    check_seconds(key, length_s, LENGTH_RANGE_S)
+}
+
+/// Checks a hop: at least one STFT hop, at most the window it steps through
+/// (named `length_key`), so no audio falls between two windows.
+pub fn check_hop(
+    key: &'static str,
+    hop_s: f64,
+    length_key: &'static str,
+    length_s: f64,
+) -> Result<(), InvalidSetting> {
+    if hop_s.is_finite() && (MIN_HOP_S..=length_s).contains(&hop_s) {
+        return Ok(());
+    }
+    Err(InvalidSetting::new(
+        key,
+        format!(
+            "must be at least one STFT hop ({HOP_LENGTH} samples at {SAMPLE_RATE} Hz, \
+             {MIN_HOP_S:.6} s) and at most {length_key} ({length_s:?} s), got {hop_s:?}"
+        ),
+    ))
+}
+
+/// Checks that `value` is a finite number of seconds within `range`.
+pub fn check_seconds(
+    key: &'static str,
+    value: f64,
+    range: RangeInclusive<f64>,
+) -> Result<(), InvalidSetting> {
+    if value.is_finite() && range.contains(&value) {
+        return Ok(());
+    }
+    Err(InvalidSetting::new(
+        key,
+        format!(
+            "must be a number of seconds from {:?} to {:?}, got {value:?}",
+            range.start(),
+            range.end()
+        ),
+    ))
+}
+
 impl WindowSpec {
-    /// Checks that both lengths are positive and finite, and that the hop
-    /// leaves no gap between windows.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(self.length_s.is_finite() && self.length_s > 0.0) {
-            return Err(format!(
-                "window length must be a positive number of seconds, got {}",
-                self.length_s
-            ));
-        }
-        if !(self.hop_s.is_finite() && self.hop_s > 0.0 && self.hop_s <= self.length_s) {
-            return Err(format!(
-                "window hop must be > 0 and at most the window length ({} s), got {}",
-                self.length_s, self.hop_s
-            ));
-        }
-        Ok(())
+    /// Checks every setting against its limits; the error names the key as
+    /// `keys` spells it.
+    pub fn validate(&self, keys: WindowKeys) -> Result<(), InvalidSetting> {
+        check_length(keys.length, self.length_s)?;
+        check_hop(keys.hop, self.hop_s, keys.length, self.length_s)?;
+        check_seconds(keys.max_duration, self.max_duration_s, MAX_DURATION_RANGE_S)
     }
 
     /// The sample ranges of the windows over `n_samples` samples at `sample_rate`.
@@ -89,7 +169,11 @@ mod tests {
     const RATE: u32 = 10;
 
     fn spec(length_s: f64, hop_s: f64) -> WindowSpec {
-        WindowSpec { length_s, hop_s }
+        WindowSpec {
+            length_s,
+            hop_s,
+            ..WindowSpec::default()
+        }
     }
 
     #[test]
@@ -135,11 +219,33 @@ mod tests {
     }
 
     #[test]
-    fn validation_names_the_problem() {
-        assert!(WindowSpec::default().validate().is_ok());
-        assert!(spec(0.0, 1.0).validate().unwrap_err().contains("length"));
-        assert!(spec(30.0, 0.0).validate().unwrap_err().contains("hop"));
-        assert!(spec(30.0, 31.0).validate().unwrap_err().contains("hop"));
-        assert!(spec(f64::NAN, 1.0).validate().is_err());
+    fn validation_names_the_key() {
+        let keys = WindowKeys::CONFIG;
+        let key = |spec: WindowSpec| spec.validate(keys).map_err(|invalid| invalid.key);
+        assert_eq!(key(WindowSpec::default()), Ok(()));
+        assert_eq!(key(spec(0.0, 1.0)), Err("window.length_s"));
+        assert_eq!(key(spec(f64::NAN, 1.0)), Err("window.length_s"));
+        assert_eq!(key(spec(601.0, 15.0)), Err("window.length_s"));
+        assert_eq!(key(spec(30.0, 0.0)), Err("window.hop_s"));
+        assert_eq!(key(spec(30.0, 31.0)), Err("window.hop_s"));
+        assert_eq!(key(spec(30.0, 1e-300)), Err("window.hop_s"));
+        assert_eq!(key(spec(30.0, MIN_HOP_S)), Ok(()));
+        for max_duration_s in [0.0, 0.5, 86_401.0, f64::INFINITY] {
+            let long = WindowSpec {
+                max_duration_s,
+                ..WindowSpec::default()
+            };
+            assert_eq!(key(long), Err("window.max_duration_s"), "{max_duration_s}");
+        }
+    }
+
+    #[test]
+    fn a_hop_error_says_the_limits() {
+        let error = spec(30.0, 1e-300).validate(WindowKeys::CONFIG).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "window.hop_s: must be at least one STFT hop (512 samples at 22050 Hz, \
+             0.023220 s) and at most window.length_s (30.0 s), got 1e-300"
+        );
     }
 }

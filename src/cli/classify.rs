@@ -7,8 +7,18 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use genred::model::{Classifier, DEFAULT_MODEL};
-use genred::pipeline::FileAnalyzer;
-use genred::window::{WindowSpec, DEFAULT_HOP_S, DEFAULT_LENGTH_S};
+use genred::pipeline::{FileAnalyzer, FileReport};
+use genred::record::{self, display_path};
+use genred::window::{
+    WindowKeys, WindowSpec, DEFAULT_HOP_S, DEFAULT_LENGTH_S, DEFAULT_MAX_DURATION_S,
+};
+
+/// The flags that set the windows, for error messages.
+const FLAGS: WindowKeys = WindowKeys {
+    length: "--window",
+    hop: "--hop",
+    max_duration: "--max-duration",
+};
 
 /// Say the genre of audio files.
 ///
@@ -32,9 +42,17 @@ pub struct Args {
     #[arg(long)]
     json: bool,
 
-    /// Seconds between the starts of consecutive 30 s windows.
+    /// Seconds of audio in each window (the models were trained on 30 s clips).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_LENGTH_S)]
+    window: f64,
+
+    /// Seconds between the starts of consecutive windows.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_HOP_S)]
     hop: f64,
+
+    /// Longest audio read from a file; a longer file is reported as an error.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_DURATION_S)]
+    max_duration: f64,
 
     /// Files processed in parallel [default: all cores].
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -43,15 +61,14 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let windows = WindowSpec {
-        length_s: DEFAULT_LENGTH_S,
+        length_s: args.window,
         hop_s: args.hop,
+        max_duration_s: args.max_duration,
     };
-    windows
-        .validate()
-        .map_err(|reason| anyhow::anyhow!("--hop: {reason}"))?;
+    windows.validate(FLAGS)?;
+    let jobs = super::jobs(args.jobs)?;
     let classifier = Arc::new(Classifier::load(&args.model)?);
     let files = super::collect_inputs(&args.paths)?;
-    let jobs = args.jobs.map_or_else(super::default_jobs, usize::from);
 
     let stdout = std::io::stdout();
     let mut out = std::io::LineWriter::new(stdout.lock());
@@ -65,14 +82,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         |_, result| match result {
             Ok(report) => {
                 let written = if args.json {
-                    serde_json::to_writer(&mut out, &report)
+                    serde_json::to_writer(&mut out, &JsonLine::new(&report))
                         .map_err(std::io::Error::from)
                         .and_then(|()| writeln!(out))
                 } else {
                     writeln!(
                         out,
                         "{}\t{}\t{:.3}",
-                        report.path.display(),
+                        display_path(&report.path),
                         report.genre,
                         report.confidence
                     )
@@ -95,4 +112,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// One `--json` line: the report, whose `path` is the name as (lossy) UTF-8,
+/// and the exact bytes of a name that is not UTF-8, as the daemon's records
+/// carry them.
+#[derive(serde::Serialize)]
+struct JsonLine<'a> {
+    #[serde(flatten)]
+    report: &'a FileReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<String>,
+}
+
+impl<'a> JsonLine<'a> {
+    fn new(report: &'a FileReport) -> Self {
+        Self {
+            report,
+            path_bytes: record::path_bytes(&report.path),
+        }
+    }
 }

@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 pub use capture::{list_input_devices, CaptureError, DeviceSupport, InputDeviceInfo};
 
 use crate::audio::resample::ResampleError;
+use crate::config::InvalidSetting;
 use crate::model::Classifier;
 use crate::pipeline::Probabilities;
+use crate::window;
 use capture::Capture;
 use predictor::WindowPredictor;
 
@@ -70,38 +72,45 @@ pub const DEFAULT_DEVICE: &str = "default";
 
 impl MicConfig {
     /// Checks the values serde cannot; the error names the offending key.
-    pub fn validate(&self) -> Result<(), String> {
-        let finite_positive = |value: f64| value.is_finite() && value > 0.0;
-        if !finite_positive(self.window_s) {
-            return Err(format!("mic.window_s must be > 0 (got {})", self.window_s));
-        }
-        if !finite_positive(self.hop_s) || self.hop_s > self.window_s {
-            return Err(format!(
-                "mic.hop_s must be > 0 and ≤ window_s (got {}, window_s {})",
-                self.hop_s, self.window_s
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        window::check_length("mic.window_s", self.window_s)?;
+        window::check_hop("mic.hop_s", self.hop_s, "mic.window_s", self.window_s)?;
+        window::check_seconds(
+            "mic.min_window_s",
+            self.min_window_s,
+            *window::LENGTH_RANGE_S.start()..=self.window_s,
+        )?;
+        if !(1..=MAX_SMOOTHING).contains(&self.smoothing) {
+            return Err(InvalidSetting::new(
+                "mic.smoothing",
+                format!(
+                    "must be from 1 (no smoothing) to {MAX_SMOOTHING} predictions, got {}",
+                    self.smoothing
+                ),
             ));
         }
-        if !finite_positive(self.min_window_s) || self.min_window_s > self.window_s {
-            return Err(format!(
-                "mic.min_window_s must be > 0 and ≤ window_s (got {}, window_s {})",
-                self.min_window_s, self.window_s
-            ));
-        }
-        if self.smoothing == 0 {
-            return Err("mic.smoothing must be ≥ 1 (1 means no smoothing)".to_owned());
-        }
-        if !(self.silence_rms.is_finite() && self.silence_rms >= 0.0) {
-            return Err(format!(
-                "mic.silence_rms must be ≥ 0 (got {})",
-                self.silence_rms
+        if !(self.silence_rms.is_finite() && (0.0..=1.0).contains(&self.silence_rms)) {
+            return Err(InvalidSetting::new(
+                "mic.silence_rms",
+                format!(
+                    "must be an RMS from 0 to 1 (full scale), got {:?}",
+                    self.silence_rms
+                ),
             ));
         }
         if self.device.trim().is_empty() {
-            return Err("mic.device must not be empty (use \"default\")".to_owned());
+            return Err(InvalidSetting::new(
+                "mic.device",
+                "must not be empty (use \"default\")",
+            ));
         }
         Ok(())
     }
 }
+
+/// The most predictions `smoothing` may average: at the default 5 s hop,
+/// well over an hour of listening.
+pub const MAX_SMOOTHING: usize = 1000;
 
 /// The `source` of every microphone prediction.
 pub const MIC_SOURCE: &str = "mic";
@@ -150,7 +159,7 @@ pub enum StartPolicy {
 pub enum MicError {
     /// The configuration is invalid.
     #[error("invalid [mic] config: {0}")]
-    Config(String),
+    Config(InvalidSetting),
     /// The device could not be opened at start.
     #[error(
         "no audio input: {source} — is there an ALSA card or a PulseAudio server? \
@@ -477,7 +486,7 @@ mod tests {
         ];
         for (config, key) in cases {
             let error = config.validate().expect_err(key);
-            assert!(error.starts_with(key), "{error:?} should name {key}");
+            assert_eq!(error.key, key, "{error}");
         }
     }
 

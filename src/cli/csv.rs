@@ -4,7 +4,9 @@
 
 use std::borrow::Cow;
 
-/// Quotes a field when it holds a comma, quote or line break.
+/// Quotes a field when it holds a comma, quote or line break. (File names
+/// are passed through `record::display_path` first, so a row written by
+/// genred never spans two lines, which line-by-line readers would split.)
 pub fn field(text: &str) -> Cow<'_, str> {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\"")).into()

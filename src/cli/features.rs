@@ -9,6 +9,7 @@ use anyhow::Context;
 use super::csv;
 use genred::audio::{self, LoadOptions};
 use genred::features::{Extractor, Features, FEATURE_NAMES};
+use genred::record::display_path;
 use genred::window::DEFAULT_LENGTH_S;
 
 /// Print the 28 features of each audio file as CSV, exactly as the GTZAN
@@ -39,7 +40,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let files = super::collect_inputs(&args.paths)?;
-    let jobs = args.jobs.map_or_else(super::default_jobs, usize::from);
+    let jobs = super::jobs(args.jobs)?;
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -98,11 +99,8 @@ fn write_row(
     features: &Features,
     label_from_dir: bool,
 ) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .unwrap_or(path.as_os_str())
-        .to_string_lossy();
-    write!(out, "{}", csv::field(&name))?;
+    let name = Path::new(path.file_name().unwrap_or(path.as_os_str()));
+    write!(out, "{}", csv::field(&display_path(name)))?;
     for (value, name) in features.as_array().iter().zip(FEATURE_NAMES) {
         if name == "beats" {
             // A count, printed as the dataset prints it: `34`, not `34.0`.
@@ -116,7 +114,7 @@ fn write_row(
         let label = path
             .parent()
             .and_then(Path::file_name)
-            .map(|dir| dir.to_string_lossy())
+            .map(|dir| display_path(Path::new(dir)))
             .unwrap_or_default();
         write!(out, ",{}", csv::field(&label))?;
     }
@@ -126,6 +124,7 @@ fn write_row(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::ffi::OsStrExt;
 
     #[test]
     fn rows_use_the_datasets_number_forms() {
@@ -138,5 +137,19 @@ mod tests {
         let row = String::from_utf8(row).unwrap();
         assert!(row.starts_with("a.wav,129.19921875,62,0.0,0.24826228618621826,0.0,"));
         assert!(row.ends_with(",0.0,rock\n"));
+    }
+
+    #[test]
+    fn any_name_stays_on_its_row() {
+        let name = std::ffi::OsStr::from_bytes(b"x/new\nline, \"caf\xe9\".wav");
+        let mut row = Vec::new();
+        write_row(&mut row, Path::new(name), &Features([0.0; 28]), false).unwrap();
+        let row = String::from_utf8(row).unwrap();
+        assert!(
+            row.starts_with("\"new\\nline, \"\"caf\\xe9\"\".wav\",0.0,"),
+            "{row}"
+        );
+        assert_eq!(row.matches('\n').count(), 1, "one line: {row}");
+        assert_eq!(csv::split_line(row.trim_end()).len(), 29, "{row}");
     }
 }

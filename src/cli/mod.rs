@@ -12,50 +12,76 @@ pub mod run;
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use genred::audio;
+use genred::config::{self, InvalidSetting};
+use genred::record::display_path;
+use genred::sources::walk::{self, Entry, Skipped};
 
 /// Show a progress bar from this many files on, when stderr is a terminal.
 const PROGRESS_BAR_MIN_FILES: usize = 8;
 
-/// Expands the command line's paths: a file is taken as given (whatever its
-/// name, so a mislabelled file still gets a clear decoding error); a folder is
-/// searched recursively for audio files by extension, in sorted order, hidden
-/// entries skipped. A path that does not exist is reported, not skipped.
+/// Expands the command line's paths: a regular file is taken as given
+/// (whatever its name, so a mislabelled file still gets a clear decoding
+/// error); a folder is walked recursively for audio files by extension, in
+/// sorted order, hidden entries left out, with the daemon's walker and its
+/// symbolic-link policy (see `genred::sources::walk`: links to folders are
+/// never followed, loops end). What the walk skips that could have been
+/// read (a FIFO, socket or device named like audio, a link to a folder, a
+/// folder that cannot be listed) gets one line on stderr and the rest goes on:
+/// opening a FIFO would block forever. A path given that does not exist or
+/// is not a regular file or folder is an error, not skipped.
 pub fn collect_inputs(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
-        let meta =
-            std::fs::metadata(path).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))?;
-        if meta.is_dir() {
-            walk_audio_files(path, &mut files)?;
-        } else {
-            files.push(path.clone());
+        match walk::examine(path.clone()) {
+            Some(Entry::File(file)) => files.push(file.path),
+            Some(Entry::Dir { path, .. }) => walk_audio_files(&path, &mut files),
+            Some(Entry::Skipped(Skipped::NotRegular { path, kind })) => {
+                anyhow::bail!(
+                    "{}: a {kind}, not a regular file or folder",
+                    display_path(&path)
+                )
+            }
+            Some(Entry::Skipped(skipped)) => anyhow::bail!("{skipped}"),
+            None => anyhow::bail!("{}: no such file or folder", display_path(path)),
         }
     }
     Ok(files)
 }
 
-fn walk_audio_files(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let mut entries = std::fs::read_dir(dir)
-        .and_then(|entries| entries.collect::<Result<Vec<_>, _>>())
-        .map_err(|err| anyhow::anyhow!("{}: {err}", dir.display()))?;
-    entries.sort_by_key(|entry| entry.file_name());
-    for entry in entries {
-        let path = entry.path();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            walk_audio_files(&path, files)?;
-        } else if audio::is_audio_path(&path) {
-            files.push(path);
+fn walk_audio_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    for item in walk::walk(dir, true, |subfolder| !is_hidden(subfolder)) {
+        match item {
+            Ok(file) if !is_hidden(&file.path) && audio::is_audio_path(&file.path) => {
+                files.push(file.path);
+            }
+            Ok(_) => {}
+            Err(skipped) if worth_a_line(&skipped) => eprintln!("genred: {skipped}"),
+            Err(_) => {}
         }
     }
-    Ok(())
+}
+
+/// Whether a name starts with a dot, as hidden files and folders do.
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|name| name.as_encoded_bytes().starts_with(b"."))
+}
+
+/// A skipped entry is reported unless it is hidden, or is a file that would
+/// not have been read anyway (a FIFO called `notes.txt`).
+fn worth_a_line(skipped: &Skipped) -> bool {
+    let path = skipped.path();
+    if is_hidden(path) {
+        return false;
+    }
+    match skipped {
+        Skipped::NotRegular { .. } | Skipped::BrokenLink { .. } => audio::is_audio_path(path),
+        _ => true,
+    }
 }
 
 /// An error and its causes on one line, each said once: genred's error types
@@ -74,9 +100,15 @@ pub fn one_line(err: &anyhow::Error) -> String {
     line
 }
 
-/// The `--jobs` default: every core.
-pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
+/// The threads for `--jobs`: every core by default, and at most the daemon's
+/// limit for `workers.count` (a few per core).
+pub fn jobs(flag: Option<u16>) -> Result<usize, InvalidSetting> {
+    let Some(jobs) = flag else {
+        return Ok(config::cpu_cores());
+    };
+    let jobs = usize::from(jobs);
+    config::check_workers("--jobs", jobs)?;
+    Ok(jobs)
 }
 
 /// Runs `work` over `items` on `jobs` threads (each with its own state from

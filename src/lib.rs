@@ -9,6 +9,7 @@ pub mod audio;
 pub mod config;
 pub mod daemon;
 pub mod features;
+pub mod frontend;
 pub mod model;
 pub mod pipeline;
 pub mod record;

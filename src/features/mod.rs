@@ -18,10 +18,10 @@
 mod chroma;
 mod frame;
 mod incremental;
-mod mfcc;
+pub(crate) mod mfcc;
 mod rhythm;
 mod spectral;
-mod stft;
+pub(crate) mod stft;
 mod sum;
 mod summary;
 mod temporal;

@@ -1,5 +1,9 @@
 //! One frame of librosa 0.6.1's `core.stft` (spec §3): centred frames with reflect padding,
 //! a periodic Hann window, the FFT in float64, the result stored as complex64.
+//!
+//! librosa 0.11's `stft` does the same arithmetic per frame (window float64 × frame float32,
+//! `rfft` in float64, stored as complex64) and differs only in padding (zeros by default), so
+//! [`Stft`] also serves the musicnn mel front end at its own length (`Stft::with_len(512)`).
 
 use std::f64::consts::PI;
 use std::sync::Arc;
@@ -16,9 +20,16 @@ pub(crate) const N_BINS: usize = N_FFT / 2 + 1;
 /// frequency `k * BIN_HZ` equals librosa's `fft_frequencies` (a linspace) bit for bit.
 pub(crate) const BIN_HZ: f64 = super::SAMPLE_RATE as f64 / N_FFT as f64;
 
-/// The centre frequency of bin `k` (librosa `fft_frequencies`).
+/// The centre frequency of bin `k` (librosa `fft_frequencies`): `k · BIN_HZ`.
 pub(crate) fn bin_frequency(k: usize) -> f64 {
-    k as f64 * BIN_HZ
+    fft_frequency(k, super::SAMPLE_RATE, N_FFT)
+}
+
+/// The centre frequency of bin `k` of an `n_fft`-point FFT at `sample_rate`:
+/// `k · sample_rate / n_fft` (librosa `fft_frequencies(sr, n_fft)`). For 22050 Hz and 2048
+/// points both the product and the quotient are exact, so this equals `k · BIN_HZ`.
+pub(crate) fn fft_frequency(k: usize, sample_rate: u32, n_fft: usize) -> f64 {
+    k as f64 * f64::from(sample_rate) / n_fft as f64
 }
 
 /// How a centred frame is completed where it reaches past the signal's ends.
@@ -30,16 +41,17 @@ pub(crate) enum Padding {
     Edge,
 }
 
-/// Fills `frame` with the `N_FFT` samples centred on `signal[centre]`, i.e. frame `t` of
-/// `np.pad(signal, N_FFT / 2, mode)` when `centre = t * HOP_LENGTH`.
+/// Fills `frame` with the `n = frame.len()` samples centred on `signal[centre]`, i.e. frame
+/// `t` of `np.pad(signal, n / 2, mode)` when `centre = t * hop`.
 ///
-/// `signal` must hold at least `N_FFT / 2 + 1` samples, so that one reflection suffices.
+/// `signal` must hold at least `n / 2 + 1` samples, so that one reflection suffices.
 pub(crate) fn centred_frame(signal: &[f32], centre: usize, padding: Padding, frame: &mut [f32]) {
+    let n_fft = frame.len();
     let len = signal.len() as isize;
-    let start = centre as isize - (N_FFT / 2) as isize;
-    let interior = start >= 0 && start + N_FFT as isize <= len;
+    let start = centre as isize - (n_fft / 2) as isize;
+    let interior = start >= 0 && start + n_fft as isize <= len;
     if interior {
-        frame.copy_from_slice(&signal[start as usize..start as usize + N_FFT]);
+        frame.copy_from_slice(&signal[start as usize..start as usize + n_fft]);
         return;
     }
     for (n, sample) in frame.iter_mut().enumerate() {
@@ -73,10 +85,17 @@ pub(crate) struct Stft {
 }
 
 impl Stft {
+    /// The 28 features' STFT: [`N_FFT`] points.
     pub(crate) fn new() -> Self {
-        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(N_FFT);
+        Stft::with_len(N_FFT)
+    }
+
+    /// An `n_fft`-point STFT with a periodic Hann window of the same length; its frames have
+    /// `n_fft` samples and its spectra `n_fft / 2 + 1` bins.
+    pub(crate) fn with_len(n_fft: usize) -> Self {
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(n_fft);
         Stft {
-            window: periodic_hann(N_FFT),
+            window: periodic_hann(n_fft),
             windowed: fft.make_input_vec(),
             spectrum: fft.make_output_vec(),
             scratch: fft.make_scratch_vec(),
@@ -84,7 +103,7 @@ impl Stft {
         }
     }
 
-    /// `S = |X|` of one `N_FFT`-sample frame, as librosa stores it: the windowed FFT runs in
+    /// `S = |X|` of one frame of the STFT's length, as librosa stores it: the windowed FFT runs in
     /// float64 (window f64 × frame f32 promotes), `X` is rounded to complex64 and the
     /// magnitude is the float32 `hypot` of its parts. glibc's `hypotf`, which numpy calls,
     /// is `sqrt(re² + im²)` in float64 rounded to float32; written out, it vectorises.

@@ -9,6 +9,8 @@
 //! The plan is optimized once at load for batch 1 (tract optimizes an LSTM only
 //! when its batch is concrete) and shared by every prediction, from any thread.
 
+pub mod tagger;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,8 +116,7 @@ impl Classifier {
 
         let metadata = metadata_of(&model);
         check_input(path, &model)?;
-        let labels = labels_of(path, &metadata)?;
-        check_feature_names(path, &metadata)?;
+        let labels = validate_metadata(path, &metadata)?;
 
         let unrunnable = |err: TractError| ModelError::Unrunnable {
             path: path.to_owned(),
@@ -256,6 +257,19 @@ fn check_output(path: &Path, model: &TypedModel, n_labels: usize) -> Result<(), 
     }
 }
 
+/// Checks a model's `metadata_props` (without tract's prefix) and returns its
+/// labels: `labels` must be a non-empty JSON list of distinct strings, and
+/// `feature_names`, when present, genred's features in order. Needs no graph,
+/// so it can be checked (and fuzzed) on its own.
+pub fn validate_metadata(
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<String>, ModelError> {
+    let labels = labels_of(path, metadata)?;
+    check_feature_names(path, metadata)?;
+    Ok(labels)
+}
+
 /// Parses a metadata entry holding a JSON list of strings.
 fn string_list(
     path: &Path,
@@ -274,18 +288,30 @@ fn string_list(
         })
 }
 
-/// The required, non-empty `labels` list.
+/// The required, non-empty `labels` list, each label once: two outputs with
+/// one name would make the verdict depend on which of them happens to win.
 fn labels_of(path: &Path, metadata: &BTreeMap<String, String>) -> Result<Vec<String>, ModelError> {
-    let bad = |reason: &str| ModelError::BadMetadata {
+    let bad = |reason: String| ModelError::BadMetadata {
         path: path.to_owned(),
         key: LABELS_KEY,
-        reason: reason.to_owned(),
+        reason,
     };
-    match string_list(path, metadata, LABELS_KEY)? {
-        None => Err(bad("is missing")),
-        Some(labels) if labels.is_empty() => Err(bad("is empty")),
-        Some(labels) => Ok(labels),
+    let Some(labels) = string_list(path, metadata, LABELS_KEY)? else {
+        return Err(bad("is missing".to_owned()));
+    };
+    if labels.is_empty() {
+        return Err(bad("is empty".to_owned()));
     }
+    let duplicate = labels
+        .iter()
+        .enumerate()
+        .find_map(|(i, label)| labels[..i].contains(label).then_some((i, label)));
+    if let Some((position, label)) = duplicate {
+        return Err(bad(format!(
+            "lists {label:?} twice (again at position {position}): each output needs its own label"
+        )));
+    }
+    Ok(labels)
 }
 
 /// The optional `feature_names` list must be genred's features, in order.
@@ -365,5 +391,17 @@ mod tests {
         }
         let err = labels_of(path, &BTreeMap::new()).unwrap_err();
         assert!(err.to_string().contains("`labels` is missing"), "{err}");
+    }
+
+    #[test]
+    fn a_label_listed_twice_is_refused() {
+        let path = Path::new("m.onnx");
+        let err =
+            labels_of(path, &metadata_with(LABELS_KEY, r#"["pop","rock","pop"]"#)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(r#"`labels` lists "pop" twice (again at position 2)"#),
+            "{err}"
+        );
     }
 }

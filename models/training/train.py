@@ -567,9 +567,14 @@ def build_model(
 def write_broken_model_fixtures(feature_names: list[str]) -> None:
     """Tiny valid ONNX models that genred must refuse to load, each for one
     reason: ``mismatched-labels.onnx`` (3 labels, 2 outputs),
-    ``wrong-width.onnx`` (takes 20 features, not 28) and
-    ``wrong-features.onnx`` (``feature_names`` in another order)."""
+    ``wrong-width.onnx`` (takes 20 features, not 28),
+    ``wrong-features.onnx`` (``feature_names`` in another order) and
+    ``duplicate-labels.onnx`` (``["pop", "pop"]``); and
+    ``long-label.onnx``, which genred must load: its first label is 300
+    characters long."""
     two_labels = json.dumps(["a", "b"])
+    write_tiny_model("duplicate-labels", N_FEATURES, 2, {"labels": json.dumps(["pop", "pop"])})
+    write_tiny_model("long-label", N_FEATURES, 2, {"labels": json.dumps(["long-" * 60, "short"])})
     write_tiny_model("mismatched-labels", N_FEATURES, 2,
                      {"labels": json.dumps(["a", "b", "c"]), "feature_names": json.dumps(feature_names)})
     write_tiny_model("wrong-width", 20, 2, {"labels": two_labels})

@@ -19,6 +19,11 @@ use crate::window::WindowSpec;
 /// reported as silent rather than given a genre.
 pub const SILENCE_RMS: f32 = 1e-3;
 
+/// The least audio a file must hold to be given a genre: under three seconds
+/// there are barely a few bars to judge, and the model, trained on 30 s clips,
+/// answers confidently about almost nothing.
+pub const MIN_DURATION_S: f64 = 3.0;
+
 /// Class probabilities in the model's label order; serialized as a JSON
 /// object `{"label": p, ...}` in that order.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +81,8 @@ pub struct Timings {
 /// Everything genred concluded about one file.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FileReport {
+    /// Lossy in JSON; a record adds `path_bytes` for a name that is not UTF-8.
+    #[serde(serialize_with = "crate::record::serialize_path_lossy")]
     pub path: PathBuf,
     /// The label with the highest mean probability over the windows.
     pub genre: String,
@@ -97,10 +104,19 @@ pub struct FileReport {
 pub enum AnalysisError {
     #[error(transparent)]
     Audio(#[from] AudioError),
+    #[error(
+        "{path}: too short: {duration_s:.2} s of audio, at least {MIN_DURATION_S} s are needed to judge a genre",
+        path = path.display()
+    )]
+    TooShort { path: PathBuf, duration_s: f64 },
     #[error("{path}: {source}", path = path.display())]
-    TooShort { path: PathBuf, source: FeatureError },
+    Features { path: PathBuf, source: FeatureError },
     #[error("{path}: silent: no window is louder than {SILENCE_RMS} RMS (-60 dBFS)", path = path.display())]
     Silent { path: PathBuf },
+    /// Sound is variation: a constant level (a DC offset, even at full scale)
+    /// is as empty as silence, though its RMS is high.
+    #[error("{path}: no sound: the signal holds a constant level of {level:.3} (DC) and nothing else", path = path.display())]
+    ConstantLevel { path: PathBuf, level: f32 },
     #[error("{path}: {source}", path = path.display())]
     Model { path: PathBuf, source: ModelError },
 }
@@ -108,9 +124,17 @@ pub enum AnalysisError {
 impl AnalysisError {
     /// True when the file itself is at fault (not audio, broken, empty, silent,
     /// too short), so it may go to the rejected folder; false when genred
-    /// failed on a file that may be fine.
+    /// failed on a file that may be fine: the model failed, or the file could
+    /// not be read (no permission, an I/O error), which says nothing of its
+    /// audio. A file that ends too soon is at fault.
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, AnalysisError::Model { .. })
+        match self {
+            AnalysisError::Model { .. } => false,
+            AnalysisError::Audio(AudioError::Io { source, .. }) => {
+                source.kind() == std::io::ErrorKind::UnexpectedEof
+            }
+            _ => true,
+        }
     }
 }
 
@@ -131,14 +155,21 @@ impl FileAnalyzer {
         }
     }
 
-    /// Decodes the whole file, classifies each window and averages the
-    /// probabilities of the windows that are not silent.
+    /// Decodes the whole file (refusing one longer than the spec's
+    /// `max_duration_s`), classifies each window and averages the
+    /// probabilities of the windows that hold sound.
     pub fn classify(&mut self, path: &Path) -> Result<FileReport, AnalysisError> {
         let mut timings = Timings::default();
 
         let started = Instant::now();
-        let clip = audio::load(path, LoadOptions::default())?;
+        let clip = audio::load_capped(path, LoadOptions::default(), self.windows.max_duration_s)?;
         timings.decode_ms = elapsed_ms(started);
+        if clip.duration_s < MIN_DURATION_S {
+            return Err(AnalysisError::TooShort {
+                path: path.to_owned(),
+                duration_s: clip.duration_s,
+            });
+        }
 
         let labels = self.classifier.labels();
         let mut sum = vec![0.0_f64; labels.len()];
@@ -148,14 +179,14 @@ impl FileAnalyzer {
             .ranges(clip.samples.len(), features::SAMPLE_RATE)
         {
             let samples = &clip.samples[range.clone()];
-            if rms(samples) < SILENCE_RMS {
+            if ac_rms(samples) < SILENCE_RMS {
                 continue;
             }
             let started = Instant::now();
             let features =
                 self.extractor
                     .extract(samples)
-                    .map_err(|source| AnalysisError::TooShort {
+                    .map_err(|source| AnalysisError::Features {
                         path: path.to_owned(),
                         source,
                     })?;
@@ -178,17 +209,17 @@ impl FileAnalyzer {
             }
         }
         if windows.is_empty() {
-            // Distinguish "nothing but silence" from "too short to analyse".
-            if clip.samples.len() < features::N_FFT {
-                return Err(AnalysisError::TooShort {
+            // Distinguish "nothing at all" from "a steady level and nothing else".
+            let level = rms(&clip.samples);
+            return Err(if level < SILENCE_RMS {
+                AnalysisError::Silent {
                     path: path.to_owned(),
-                    source: FeatureError::TooShort {
-                        samples: clip.samples.len(),
-                    },
-                });
-            }
-            return Err(AnalysisError::Silent {
-                path: path.to_owned(),
+                }
+            } else {
+                AnalysisError::ConstantLevel {
+                    path: path.to_owned(),
+                    level: mean(&clip.samples),
+                }
             });
         }
 
@@ -228,6 +259,25 @@ pub fn rms(samples: &[f32]) -> f32 {
     }
     let energy: f64 = samples.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
     (energy / samples.len() as f64).sqrt() as f32
+}
+
+/// Root mean square of a block about its mean: the energy of what varies, so
+/// a DC offset counts as silence however large it is.
+fn ac_rms(samples: &[f32]) -> f32 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let mean = f64::from(mean(samples));
+    let energy: f64 = samples.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum();
+    (energy / samples.len() as f64).sqrt() as f32
+}
+
+/// The mean of a block of samples (0 for an empty block).
+fn mean(samples: &[f32]) -> f32 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    (samples.iter().map(|&x| f64::from(x)).sum::<f64>() / samples.len() as f64) as f32
 }
 
 fn elapsed_ms(since: Instant) -> f64 {

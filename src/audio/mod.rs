@@ -10,13 +10,18 @@
 //! is an error naming the file and how far decoding got, not a shorter clip: features over
 //! part of a song describe something else than the song, and a half-copied file in the drop
 //! folder should be noticed, not classified.
+//!
+//! Decoded samples must be audio: a NaN or an infinity (float files can hold them), or a value
+//! far beyond full scale, is an error too, since every feature computed over it would be
+//! meaningless. [`load_capped`] also refuses a file longer than a cap, and stops decoding as
+//! soon as the cap is passed, so one file never takes more memory than the cap allows.
 
 mod au;
 pub mod resample;
 pub mod wav;
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Cursor, Read, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use symphonia::core::codecs::audio::well_known::{
@@ -27,7 +32,7 @@ use symphonia::core::codecs::audio::AudioCodecId;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 pub use crate::features::SAMPLE_RATE;
@@ -51,6 +56,11 @@ pub fn is_audio_path(path: &Path) -> bool {
 /// Output is reserved from a header's length up to this many frames (six minutes at 44.1 kHz):
 /// a header may lie, and a longer file just grows the buffer.
 const MAX_RESERVED_FRAMES: usize = 1 << 24;
+
+/// The largest sample magnitude accepted: 40 dB over full scale. Float files may exceed ±1
+/// a little (mastering headroom, unclipped mixes), but nothing playable comes near this; a
+/// `1e30` sample is a broken writer, and its power spectrum would overflow the features.
+pub const MAX_SAMPLE_MAGNITUDE: f32 = 100.0;
 
 /// How much of a file [`load`] takes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -98,16 +108,82 @@ pub enum AudioError {
         path: PathBuf,
         source: ResampleError,
     },
+    /// More audio than the cap of [`load_capped`], which the daemon and `classify` take from
+    /// `[window] max_duration_s`.
+    #[error("{}: longer than max_duration_s = {limit_s} s (decoding stopped there)", path.display())]
+    TooLong { path: PathBuf, limit_s: f64 },
+    #[error(
+        "{}: sample {position} is not a number (NaN or infinity): the audio is corrupt",
+        path.display()
+    )]
+    NonFinite { path: PathBuf, position: String },
+    #[error(
+        "{}: sample {position} is {value:e}, over {MAX_SAMPLE_MAGNITUDE} times full scale: not audio",
+        path.display()
+    )]
+    OutOfRange {
+        path: PathBuf,
+        position: String,
+        value: f32,
+    },
 }
 
 /// Loads `path` as a mono clip at [`SAMPLE_RATE`], with librosa 0.6.1's loading semantics.
 pub fn load(path: &Path, options: LoadOptions) -> Result<Clip, AudioError> {
-    let decoded = decode(path, options.max_duration_s)?;
+    load_file(path, options, None)
+}
+
+/// [`load`], refusing with [`AudioError::TooLong`] a file holding more than `max_length_s`
+/// seconds of audio. Decoding stops just past the cap, so memory stays bounded by it whatever
+/// the file's header claims.
+pub fn load_capped(
+    path: &Path,
+    options: LoadOptions,
+    max_length_s: f64,
+) -> Result<Clip, AudioError> {
+    load_file(path, options, Some(max_length_s))
+}
+
+/// [`load`] (or [`load_capped`], given a cap) of a file's bytes already in memory; `name`
+/// stands for the file in errors and its extension is the container hint, as a path's is.
+pub fn load_bytes(
+    bytes: &[u8],
+    name: &Path,
+    options: LoadOptions,
+    max_length_s: Option<f64>,
+) -> Result<Clip, AudioError> {
+    load_source(Cursor::new(bytes), name, options, max_length_s)
+}
+
+fn load_file(
+    path: &Path,
+    options: LoadOptions,
+    max_length_s: Option<f64>,
+) -> Result<Clip, AudioError> {
+    let file = File::open(path).map_err(|source| AudioError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    load_source(file, path, options, max_length_s)
+}
+
+fn load_source<'s>(
+    source: impl MediaSource + 's,
+    path: &Path,
+    options: LoadOptions,
+    max_length_s: Option<f64>,
+) -> Result<Clip, AudioError> {
+    let limits = Limits {
+        keep_s: options.max_duration_s,
+        cap_s: max_length_s,
+    };
+    let decoded = decode(source, path, limits)?;
     if decoded.mono.is_empty() {
         return Err(AudioError::NoSamples {
             path: path.to_owned(),
         });
     }
+    check_samples(&decoded, path)?;
     let duration_s = decoded.mono.len() as f64 / f64::from(decoded.rate);
     let samples = if decoded.rate == SAMPLE_RATE {
         decoded.mono
@@ -127,6 +203,37 @@ pub fn load(path: &Path, options: LoadOptions) -> Result<Clip, AudioError> {
     })
 }
 
+/// The first sample that is not finite, or beyond [`MAX_SAMPLE_MAGNITUDE`], is an error.
+fn check_samples(decoded: &Decoded, path: &Path) -> Result<(), AudioError> {
+    let Some((index, &value)) = decoded
+        .mono
+        .iter()
+        .enumerate()
+        .find(|(_, sample)| !(sample.abs() <= MAX_SAMPLE_MAGNITUDE))
+    else {
+        return Ok(());
+    };
+    let position = position(index, Some(decoded.rate));
+    let path = path.to_owned();
+    Err(if value.is_finite() {
+        AudioError::OutOfRange {
+            path,
+            position,
+            value,
+        }
+    } else {
+        AudioError::NonFinite { path, position }
+    })
+}
+
+/// Where in the audio frame `frames` is, for errors: seconds once the rate is known.
+fn position(frames: usize, rate: Option<u32>) -> String {
+    match rate {
+        Some(rate) if rate > 0 => format!("{:.3} s", frames as f64 / f64::from(rate)),
+        _ => format!("frame {frames}"),
+    }
+}
+
 /// A file's audio, downmixed and truncated but at its own rate.
 struct Decoded {
     mono: Vec<f32>,
@@ -134,19 +241,68 @@ struct Decoded {
     channels: u16,
 }
 
-/// How many frames to keep from a file at `rate`: `round(rate·duration)`, as librosa 0.6.1.
-fn frame_limit(max_duration_s: Option<f64>, rate: u32) -> Option<usize> {
-    max_duration_s.map(|seconds| (seconds * f64::from(rate)).round().max(0.0) as usize)
+/// How much of a file to decode, in seconds.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    /// Keep the first `keep_s` seconds and stop there ([`LoadOptions::max_duration_s`]).
+    keep_s: Option<f64>,
+    /// Refuse a file longer than this ([`load_capped`]).
+    cap_s: Option<f64>,
 }
 
-fn decode(path: &Path, max_duration_s: Option<f64>) -> Result<Decoded, AudioError> {
+/// [`Limits`] in frames, once the rate is known.
+#[derive(Clone, Copy, Debug)]
+struct FrameLimits {
+    /// `round(rate·keep_s)`, as librosa 0.6.1.
+    keep: Option<usize>,
+    /// `round(rate·cap_s)`: one frame more than this is too long.
+    cap: Option<usize>,
+}
+
+impl Limits {
+    fn frames(self, rate: u32) -> FrameLimits {
+        let frames = |seconds: f64| (seconds * f64::from(rate)).round().max(0.0) as usize;
+        FrameLimits {
+            keep: self.keep_s.map(frames),
+            cap: self.cap_s.map(frames),
+        }
+    }
+}
+
+impl FrameLimits {
+    /// The most frames worth decoding: the kept part, or one frame past the cap (enough to
+    /// know the file is longer), whichever comes first.
+    fn decode(self) -> Option<usize> {
+        let past_cap = self.cap.map(|cap| cap.saturating_add(1));
+        match (self.keep, past_cap) {
+            (Some(keep), Some(past_cap)) => Some(keep.min(past_cap)),
+            (keep, past_cap) => keep.or(past_cap),
+        }
+    }
+
+    fn exceeded_by(self, frames: usize) -> bool {
+        self.cap.is_some_and(|cap| frames > cap)
+    }
+}
+
+fn too_long(path: &Path, limits: Limits) -> AudioError {
+    AudioError::TooLong {
+        path: path.to_owned(),
+        limit_s: limits.cap_s.unwrap_or(f64::INFINITY),
+    }
+}
+
+fn decode<'s, S: MediaSource + 's>(
+    mut source: S,
+    path: &Path,
+    limits: Limits,
+) -> Result<Decoded, AudioError> {
     let io_error = |source| AudioError::Io {
         path: path.to_owned(),
         source,
     };
-    let mut file = File::open(path).map_err(io_error)?;
     let mut magic = Vec::with_capacity(au::MAGIC.len());
-    (&mut file)
+    (&mut source)
         .take(au::MAGIC.len() as u64)
         .read_to_end(&mut magic)
         .map_err(io_error)?;
@@ -155,20 +311,23 @@ fn decode(path: &Path, max_duration_s: Option<f64>) -> Result<Decoded, AudioErro
             path: path.to_owned(),
         });
     }
-    file.seek(SeekFrom::Start(0)).map_err(io_error)?;
+    source.seek(SeekFrom::Start(0)).map_err(io_error)?;
     if magic == au::MAGIC {
-        decode_au(file, path, max_duration_s)
+        decode_au(source, path, limits)
     } else {
-        decode_with_symphonia(file, path, max_duration_s)
+        decode_with_symphonia(source, path, limits)
     }
 }
 
-fn decode_au(file: File, path: &Path, max_duration_s: Option<f64>) -> Result<Decoded, AudioError> {
-    let mut reader = io::BufReader::new(file);
+fn decode_au(source: impl Read, path: &Path, limits: Limits) -> Result<Decoded, AudioError> {
+    let mut reader = io::BufReader::new(source);
     let header = au::read_header(&mut reader).map_err(|error| au_error(path, error))?;
-    let limit = frame_limit(max_duration_s, header.sample_rate);
-    let planes =
-        au::read_planes(&mut reader, &header, limit).map_err(|error| au_error(path, error))?;
+    let frame_limits = limits.frames(header.sample_rate);
+    let planes = au::read_planes(&mut reader, &header, frame_limits.decode())
+        .map_err(|error| au_error(path, error))?;
+    if frame_limits.exceeded_by(planes.first().map_or(0, Vec::len)) {
+        return Err(too_long(path, limits));
+    }
     let mut mono = Vec::with_capacity(planes.first().map_or(0, Vec::len));
     append_downmix(&planes, usize::MAX, &mut mono);
     Ok(Decoded {
@@ -193,16 +352,16 @@ fn au_error(path: &Path, error: au::AuError) -> AudioError {
     }
 }
 
-fn decode_with_symphonia(
-    file: File,
+fn decode_with_symphonia<'s>(
+    source: impl MediaSource + 's,
     path: &Path,
-    max_duration_s: Option<f64>,
+    limits: Limits,
 ) -> Result<Decoded, AudioError> {
     let corrupt = |reason: String| AudioError::Corrupt {
         path: path.to_owned(),
         reason,
     };
-    let mut format = open_container(file, path)?;
+    let mut format = open_container(source, path)?;
     let track = format
         .default_track(TrackType::Audio)
         .ok_or_else(|| AudioError::NoAudioTrack {
@@ -234,16 +393,16 @@ fn decode_with_symphonia(
         .channels
         .as_ref()
         .map_or(0, |channels| channels.count());
-    let mut limit = rate.and_then(|rate| frame_limit(max_duration_s, rate));
+    let mut frame_limits = rate.map(|rate| limits.frames(rate));
+    let mut limit = frame_limits.and_then(FrameLimits::decode);
 
-    let expected_frames = limit.or(declared_frames.map(|frames| frames as usize));
+    let expected_frames = match (limit, declared_frames.map(|frames| frames as usize)) {
+        (Some(limit), Some(declared)) => Some(limit.min(declared)),
+        (limit, declared) => limit.or(declared),
+    };
     let mut mono = Vec::with_capacity(expected_frames.unwrap_or(0).min(MAX_RESERVED_FRAMES));
     let mut planes: Vec<Vec<f32>> = Vec::new();
     let mut packets = 0usize;
-    let position = |frames: usize, rate: Option<u32>| match rate {
-        Some(rate) => format!("{:.3} s", frames as f64 / f64::from(rate)),
-        None => format!("frame {frames}"),
-    };
     while limit.is_none_or(|limit| mono.len() < limit) {
         let packet = match format.next_packet() {
             Ok(Some(packet)) => packet,
@@ -269,15 +428,20 @@ fn decode_with_symphonia(
         })?;
         if rate.is_none() {
             rate = Some(buffer.spec().rate());
-            limit = frame_limit(max_duration_s, buffer.spec().rate());
+            frame_limits = Some(limits.frames(buffer.spec().rate()));
+            limit = frame_limits.and_then(FrameLimits::decode);
         }
         buffer.copy_to_vecs_planar::<f32>(&mut planes);
         channels = planes.len();
         let room = limit.map_or(usize::MAX, |limit| limit.saturating_sub(mono.len()));
         append_downmix(&planes, room, &mut mono);
     }
+    if frame_limits.is_some_and(|frame_limits| frame_limits.exceeded_by(mono.len())) {
+        return Err(too_long(path, limits));
+    }
     if let Some(declared) = declared_frames {
-        let expected = limit.map_or(declared, |limit| declared.min(limit as u64));
+        let kept = frame_limits.and_then(|frame_limits| frame_limits.keep);
+        let expected = kept.map_or(declared, |kept| declared.min(kept as u64));
         if (mono.len() as u64) < expected {
             return Err(corrupt(format!(
                 "the stream ends after {} of its {}",
@@ -318,8 +482,11 @@ fn codec_name(codec: AudioCodecId) -> String {
 
 /// Identifies the container by its content (the extension is only a hint) and reads its
 /// headers.
-fn open_container(file: File, path: &Path) -> Result<Box<dyn FormatReader>, AudioError> {
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+fn open_container<'s>(
+    source: impl MediaSource + 's,
+    path: &Path,
+) -> Result<Box<dyn FormatReader + 's>, AudioError> {
+    let stream = MediaSourceStream::new(Box::new(source), Default::default());
     let mut hint = Hint::new();
     if let Some(extension) = path.extension().and_then(|extension| extension.to_str()) {
         hint.with_extension(extension);

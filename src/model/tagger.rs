@@ -1,0 +1,384 @@
+//! musicnn taggers (`models/musicnn-msd.onnx`, `models/musicnn-mtt.onnx`) run
+//! by tract.
+//!
+//! A tagger takes log-mel patches `[n, 187, 96]` (front end
+//! [`FRONT_END`], see `models/training/musicnn/README.md`) and returns, per
+//! patch, 50 tag probabilities and three embeddings: `max_pool` and `mean_pool`
+//! (753 values each, the temporal max and mean of the mid-end features) and
+//! `penultimate` (200). Everything is checked at load, from the graph and its
+//! `metadata_props`, so that a wrong file fails there, by name, and never at
+//! the first patch.
+//!
+//! The plan is optimized once with a symbolic batch size, so any number of
+//! patches runs in one call: tract picks the same kernels as for a concrete
+//! batch (measured with `benches/musicnn.rs`), and the patches of a window run
+//! together, which spreads the fixed cost of a run over all of them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ndarray::{Array2, ArrayView3, Ix2};
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+
+use super::{labels_of, metadata_of, model_name, ModelError};
+
+/// The front end whose patches the taggers were trained on: the value of the
+/// metadata key `front_end`.
+pub const FRONT_END: &str = "musicnn-mel-16k-96";
+/// Frames per patch (3 s at 16 kHz, hop 256).
+pub const PATCH_FRAMES: usize = 187;
+/// Mel bands per frame.
+pub const N_MELS: usize = 96;
+/// Tags per tagger.
+pub const N_TAGS: usize = 50;
+/// Width of `max_pool` and `mean_pool` (561 front-end + 3 × 64 mid-end channels).
+pub const POOL_WIDTH: usize = 753;
+/// Width of `penultimate`.
+pub const PENULTIMATE_WIDTH: usize = 200;
+
+/// The metadata key naming the front end.
+const FRONT_END_KEY: &str = "front_end";
+
+/// The graph's outputs, by ONNX name, in [`TaggerOutputs`]' order, with their
+/// width.
+const OUTPUTS: [(&str, usize); 4] = [
+    ("tags", N_TAGS),
+    ("max_pool", POOL_WIDTH),
+    ("mean_pool", POOL_WIDTH),
+    ("penultimate", PENULTIMATE_WIDTH),
+];
+
+/// Why a tagger could not be loaded or run. Each message names the model file.
+#[derive(Debug, thiserror::Error)]
+pub enum TaggerError {
+    /// The file could not be opened or read.
+    #[error("tagger {}: cannot read the file: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is empty, truncated or not ONNX.
+    #[error("tagger {}: not a usable ONNX model: {reason}", path.display())]
+    NotOnnx { path: PathBuf, reason: String },
+    /// The graph does not take one float `[batch, 187, 96]` input.
+    #[error("tagger {}: input must be float32 [batch, {PATCH_FRAMES}, {N_MELS}] log-mel patches, {reason}", path.display())]
+    BadInput { path: PathBuf, reason: String },
+    /// An expected output is missing or has the wrong shape.
+    #[error("tagger {}: output `{output}` {reason}", path.display())]
+    BadOutput {
+        path: PathBuf,
+        output: &'static str,
+        reason: String,
+    },
+    /// `labels` is missing, malformed or lists a label twice.
+    #[error(transparent)]
+    Labels(ModelError),
+    /// `labels` is well formed but not one label per tag.
+    #[error("tagger {}: metadata `labels` lists {found} labels, expected {N_TAGS}", path.display())]
+    LabelCount { path: PathBuf, found: usize },
+    /// `front_end` is missing or names another front end.
+    #[error("tagger {}: metadata `front_end` {reason}, expected {FRONT_END:?}", path.display())]
+    FrontEnd { path: PathBuf, reason: String },
+    /// tract cannot build a plan for the graph.
+    #[error("tagger {}: tract cannot run it: {reason}", path.display())]
+    Unrunnable { path: PathBuf, reason: String },
+    /// The patches handed to [`Tagger::run`] are not `[n, 187, 96]`.
+    #[error("tagger {}: patches must be [n, {PATCH_FRAMES}, {N_MELS}], got {shape:?}", path.display())]
+    BadPatches { path: PathBuf, shape: Vec<usize> },
+    /// tract failed while running the plan.
+    #[error("tagger {}: inference failed: {reason}", path.display())]
+    Inference { path: PathBuf, reason: String },
+}
+
+/// One row per patch, in the order of the patches given to [`Tagger::run`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaggerOutputs {
+    /// `[n, 50]` sigmoid probability of each label ([`Tagger::labels`] order).
+    pub tags: Array2<f32>,
+    /// `[n, 753]` temporal max of the mid-end features.
+    pub max_pool: Array2<f32>,
+    /// `[n, 753]` temporal mean of the mid-end features.
+    pub mean_pool: Array2<f32>,
+    /// `[n, 200]` the dense layer before the output layer.
+    pub penultimate: Array2<f32>,
+}
+
+/// A loaded musicnn tagger. Load it once and share it between threads: it is
+/// `Send + Sync`, and each [`Tagger::run`] has its own tract state.
+#[derive(Debug)]
+pub struct Tagger {
+    path: PathBuf,
+    name: String,
+    labels: Vec<String>,
+    metadata: BTreeMap<String, String>,
+    plan: Arc<TypedSimplePlan>,
+}
+
+impl Tagger {
+    /// Loads, validates and optimizes the tagger at `path`.
+    pub fn load(path: &Path) -> Result<Self, TaggerError> {
+        let bytes = std::fs::read(path).map_err(|source| TaggerError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        let not_onnx = |reason: String| TaggerError::NotOnnx {
+            path: path.to_owned(),
+            reason,
+        };
+        if bytes.is_empty() {
+            return Err(not_onnx("the file is empty".to_owned()));
+        }
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut bytes.as_slice())
+            .map_err(|err| not_onnx(format!("{err:#}")))?;
+
+        let metadata = metadata_of(&model);
+        let labels = validate_metadata(path, &metadata)?;
+        check_input(path, &model)?;
+        let model = select_outputs(path, model)?;
+
+        let unrunnable = |err: TractError| TaggerError::Unrunnable {
+            path: path.to_owned(),
+            reason: format!("{err:#}"),
+        };
+        let batch = TDim::from(model.sym("batch"));
+        let patches = f32::fact([batch, PATCH_FRAMES.into(), N_MELS.into()]);
+        let typed = model
+            .with_input_fact(0, patches.into())
+            .and_then(|model| model.into_optimized())
+            .map_err(unrunnable)?;
+        check_outputs(path, &typed)?;
+        let plan = typed.into_runnable().map_err(unrunnable)?;
+
+        Ok(Tagger {
+            path: path.to_owned(),
+            name: model_name(path),
+            labels,
+            metadata,
+            plan,
+        })
+    }
+
+    /// The file the tagger was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The tagger's name, its file stem (`musicnn-msd`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The 50 tags, in the order of [`TaggerOutputs::tags`]' columns.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// A `metadata_props` entry of the ONNX file (`source`, `licence`, ...).
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    /// Runs the `[n, 187, 96]` log-mel `patches` in one batch. No patch gives
+    /// empty outputs without running the graph.
+    pub fn run(&self, patches: ArrayView3<'_, f32>) -> Result<TaggerOutputs, TaggerError> {
+        let (n, frames, bands) = patches.dim();
+        if frames != PATCH_FRAMES || bands != N_MELS {
+            return Err(TaggerError::BadPatches {
+                path: self.path.clone(),
+                shape: patches.shape().to_vec(),
+            });
+        }
+        if n == 0 {
+            let empty = |width| Array2::zeros((0, width));
+            return Ok(TaggerOutputs {
+                tags: empty(N_TAGS),
+                max_pool: empty(POOL_WIDTH),
+                mean_pool: empty(POOL_WIDTH),
+                penultimate: empty(PENULTIMATE_WIDTH),
+            });
+        }
+        let failed = |err: TractError| TaggerError::Inference {
+            path: self.path.clone(),
+            reason: format!("{err:#}"),
+        };
+        let input = Tensor::from(patches.to_owned());
+        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(failed)?;
+        let mut rows = outputs.into_iter().map(|value| {
+            value
+                .into_tensor()
+                .into_plain_array::<f32>()
+                .and_then(|array| Ok(array.into_dimensionality::<Ix2>()?))
+                .map_err(failed)
+        });
+        let mut next = || {
+            rows.next().unwrap_or_else(|| {
+                Err(failed(TractError::msg("the plan returned too few outputs")))
+            })
+        };
+        Ok(TaggerOutputs {
+            tags: next()?,
+            max_pool: next()?,
+            mean_pool: next()?,
+            penultimate: next()?,
+        })
+    }
+}
+
+/// Checks the metadata a tagger needs (50 distinct `labels`, the musicnn
+/// `front_end`) and returns the labels.
+fn validate_metadata(
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<String>, TaggerError> {
+    let labels = labels_of(path, metadata).map_err(TaggerError::Labels)?;
+    if labels.len() != N_TAGS {
+        return Err(TaggerError::LabelCount {
+            path: path.to_owned(),
+            found: labels.len(),
+        });
+    }
+    match metadata.get(FRONT_END_KEY) {
+        Some(front_end) if front_end == FRONT_END => Ok(labels),
+        found => Err(TaggerError::FrontEnd {
+            path: path.to_owned(),
+            reason: found.map_or_else(|| "is missing".to_owned(), |value| format!("is {value:?}")),
+        }),
+    }
+}
+
+/// One float input whose declared shape is `[_, 187, 96]`.
+fn check_input(path: &Path, model: &InferenceModel) -> Result<(), TaggerError> {
+    let bad_input = |reason: String| TaggerError::BadInput {
+        path: path.to_owned(),
+        reason,
+    };
+    if model.inputs.len() != 1 {
+        return Err(bad_input(format!(
+            "the model has {} inputs",
+            model.inputs.len()
+        )));
+    }
+    let fact = model
+        .input_fact(0)
+        .map_err(|err| bad_input(format!("{err:#}")))?;
+    if let Some(datum) = fact.datum_type.concretize() {
+        if datum != f32::datum_type() {
+            return Err(bad_input(format!("the model takes {datum:?}")));
+        }
+    }
+    let declared: Vec<Option<TDim>> = fact.shape.dims().map(|dim| dim.concretize()).collect();
+    let fits = |dim: &Option<TDim>, size: usize| dim.as_ref().is_none_or(|d| *d == size.into());
+    match declared.as_slice() {
+        [_, frames, bands] if fits(frames, PATCH_FRAMES) && fits(bands, N_MELS) => Ok(()),
+        dims => Err(bad_input(format!(
+            "the model declares [{}]",
+            dims.iter()
+                .map(|dim| dim.as_ref().map_or("?".to_owned(), TDim::to_string))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Makes the graph's outputs exactly [`OUTPUTS`], in that order, found by
+/// their ONNX names among the declared outputs.
+fn select_outputs(path: &Path, mut model: InferenceModel) -> Result<InferenceModel, TaggerError> {
+    let mut selected = Vec::with_capacity(OUTPUTS.len());
+    for (name, _) in OUTPUTS {
+        let outlet = model
+            .find_outlet_label(name)
+            .filter(|outlet| model.outputs.contains(outlet))
+            .ok_or_else(|| TaggerError::BadOutput {
+                path: path.to_owned(),
+                output: name,
+                reason: "is not among the model's outputs".to_owned(),
+            })?;
+        selected.push(outlet);
+    }
+    model
+        .select_output_outlets(&selected)
+        .map_err(|err| TaggerError::Unrunnable {
+            path: path.to_owned(),
+            reason: format!("{err:#}"),
+        })?;
+    Ok(model)
+}
+
+/// Each output is float `[batch, width]`, batch the input's.
+fn check_outputs(path: &Path, model: &TypedModel) -> Result<(), TaggerError> {
+    let batch = model
+        .input_fact(0)
+        .ok()
+        .and_then(|fact| fact.shape.iter().next().cloned());
+    for (ix, (name, width)) in OUTPUTS.into_iter().enumerate() {
+        let bad = |reason: String| TaggerError::BadOutput {
+            path: path.to_owned(),
+            output: name,
+            reason,
+        };
+        let fact = model
+            .output_fact(ix)
+            .map_err(|err| bad(format!("{err:#}")))?;
+        if fact.datum_type != f32::datum_type() {
+            return Err(bad(format!("is {:?}, expected float32", fact.datum_type)));
+        }
+        let dims: Vec<&TDim> = fact.shape.iter().collect();
+        match dims.as_slice() {
+            [rows, columns] if Some(*rows) == batch.as_ref() && **columns == width.into() => {}
+            _ => {
+                return Err(bad(format!(
+                    "is {:?}, expected [batch, {width}]",
+                    fact.shape
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(labels: &[String], front_end: Option<&str>) -> BTreeMap<String, String> {
+        let mut metadata =
+            BTreeMap::from([("labels".to_owned(), serde_json::to_string(labels).unwrap())]);
+        if let Some(front_end) = front_end {
+            metadata.insert(FRONT_END_KEY.to_owned(), front_end.to_owned());
+        }
+        metadata
+    }
+
+    fn labels(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("tag{i}")).collect()
+    }
+
+    #[test]
+    fn metadata_needs_fifty_labels_and_the_musicnn_front_end() {
+        let path = Path::new("t.onnx");
+        let ok = validate_metadata(path, &metadata(&labels(N_TAGS), Some(FRONT_END))).unwrap();
+        assert_eq!(ok, labels(N_TAGS));
+
+        let err = validate_metadata(path, &metadata(&labels(49), Some(FRONT_END))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tagger t.onnx: metadata `labels` lists 49 labels, expected 50"
+        );
+        let err = validate_metadata(path, &metadata(&labels(N_TAGS), None)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tagger t.onnx: metadata `front_end` is missing, expected \"musicnn-mel-16k-96\""
+        );
+        let err = validate_metadata(path, &metadata(&labels(N_TAGS), Some("librosa-0.6.1-28")))
+            .unwrap_err();
+        assert!(err.to_string().contains("is \"librosa-0.6.1-28\""), "{err}");
+
+        let mut twice = labels(N_TAGS);
+        twice[7] = twice[3].clone();
+        let err = validate_metadata(path, &metadata(&twice, Some(FRONT_END))).unwrap_err();
+        assert!(err.to_string().contains("\"tag3\" twice"), "{err}");
+    }
+}

@@ -31,10 +31,11 @@ use tracing::{debug, error, info, warn};
 use crate::config::{Config, ConfigError};
 use crate::model::{Classifier, ModelError};
 use crate::pipeline::FileAnalyzer;
+use crate::record::{display_path, FileIdentity};
 use crate::sinks::results::{ResultsError, ResultsFile};
 use crate::sinks::{FileActions, Sink, SinkMessage};
 use crate::sources::folder::{
-    resolve_path, FileIdentity, FileJob, FolderError, FolderSettings, FolderWatcher,
+    resolve_path, DropFolders, FileJob, FolderError, FolderSettings, FolderWatcher,
 };
 use crate::sources::mic::{self, MicError, StartPolicy};
 
@@ -214,16 +215,23 @@ struct Services {
 }
 
 impl Services {
-    /// Loads the model, opens the results file, starts the watch and the
-    /// threads. Everything that can fail for a bad config fails before any
-    /// thread starts.
+    /// Locks the drop folders, loads the model, opens the results file, starts
+    /// the watch and the threads. Everything that can fail for a bad config
+    /// fails before any thread starts, and a second genred on the same folders
+    /// fails before it touches any file.
     fn start(config: &Config) -> Result<Self, DaemonError> {
+        let folder = &config.folder;
+        let drop_folders = if folder.enabled {
+            Some(DropFolders::open(&folder.paths).map_err(DaemonError::Folder)?)
+        } else {
+            None
+        };
         let classifier =
             Arc::new(Classifier::load(&config.model.path).map_err(DaemonError::Model)?);
-        info!(model = %config.model.path.display(), labels = ?classifier.labels(), "model loaded");
+        info!(model = %display_path(&config.model.path), labels = ?classifier.labels(), "model loaded");
         let results_path = resolve_path(&config.results.path);
         let (results, seen) = ResultsFile::open(&results_path).map_err(DaemonError::Results)?;
-        info!(results = %results_path.display(), known_files = seen.len(), "results file open");
+        info!(results = %display_path(&results_path), known_files = seen.len(), "results file open");
 
         let (shutdown, shutdown_signal) = crossbeam_channel::bounded::<()>(0);
         let (sink_stop, sink_stop_signal) = crossbeam_channel::bounded::<()>(0);
@@ -238,13 +246,18 @@ impl Services {
             sink: 0,
         };
 
-        let folder = &config.folder;
-        if folder.enabled {
+        if let Some(drop_folders) = drop_folders {
             let workers = config.workers.resolved_count();
             let (jobs, worker_jobs) = crossbeam_channel::bounded(workers);
-            let watcher = FolderWatcher::start(folder_settings(config, &results_path), seen, jobs)
+            let settings = folder_settings(config, &results_path);
+            let watcher = FolderWatcher::start(drop_folders, settings, seen, jobs)
                 .map_err(DaemonError::Folder)?;
-            info!(folders = ?watcher.roots(), workers, "watching");
+            let folders: Vec<_> = watcher
+                .roots()
+                .iter()
+                .map(|root| display_path(root).into_owned())
+                .collect();
+            info!(folders = %folders.join(", "), workers, "watching");
             let shutdown = shutdown_signal.clone();
             services.spawn(WATCHER, move || {
                 watcher.run(&shutdown);
@@ -384,7 +397,6 @@ fn folder_settings(config: &Config, results_path: &Path) -> FolderSettings {
         .cloned()
         .collect();
     FolderSettings {
-        roots: folder.paths.clone(),
         recursive: folder.recursive,
         extensions: folder.extensions.clone(),
         settle: folder.settle(),
@@ -406,11 +418,11 @@ fn classify_files(
         }
         match FileIdentity::of(&job.path) {
             None => {
-                debug!(path = %job.path.display(), "removed before its turn; skipped");
+                debug!(path = %display_path(&job.path), "removed before its turn; skipped");
                 continue;
             }
             Some(identity) if identity != job.identity => {
-                debug!(path = %job.path.display(), "changed since it was queued; its new version comes on its own");
+                debug!(path = %display_path(&job.path), "changed since it was queued; its new version comes on its own");
                 continue;
             }
             Some(_) => {}

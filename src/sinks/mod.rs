@@ -2,23 +2,46 @@
 //!
 //! One sink thread owns all three, so records are whole lines in the order
 //! results arrive, and a file is moved only after its result is known.
+//!
+//! No file is acted on without its record: a placement is staged (the
+//! destination claimed, a copy made), the record naming the destination is
+//! appended, and only then is the file moved or the copy put in place. When
+//! the record cannot be written (a full disk, an I/O error), the file stays
+//! where it is and the results wait, in order, while the write is retried with
+//! a growing delay; the failure is logged once and the recovery once.
+//!
+//! A result is recorded only for the version of the file that was analysed:
+//! a file rewritten, replaced or removed meanwhile gets no record and is not
+//! acted on (the folder source takes its new version on its own).
 
 pub mod actions;
 pub mod results;
 
+use std::collections::VecDeque;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Receiver;
 use serde::Serialize;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::config::{FileAction, FolderConfig};
 use crate::pipeline::{AnalysisError, FileReport};
+use crate::record::{self, display_path};
 use crate::sources::folder::{resolve_path, FileJob};
 use crate::sources::mic::MicPrediction;
-use actions::{genre_folder, place, Placement};
-use results::{format_mtime, ResultsFile};
+use actions::{check_unchanged, genre_folder, ActionError, Placement, Staged};
+use results::{format_mtime, ResultsError, ResultsFile};
+
+/// The first delay before writing the results file again after a failure.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+
+/// The longest delay between two attempts: a freed disk is noticed within it.
+const MAX_RETRY: Duration = Duration::from_secs(30);
+
+/// How long the sink sleeps when no result waits: messages wake it anyway.
+const IDLE_WAKEUP: Duration = Duration::from_secs(3600);
 
 /// A result for the sink.
 #[derive(Debug)]
@@ -54,6 +77,25 @@ impl FileActions {
             rejected: folder.rejected.as_deref().map(resolve_path),
         }
     }
+
+    /// Removes what a genred killed in the middle of a placement left in the
+    /// folders files are placed in: the rejected folder and every genre folder.
+    pub fn clean_leftovers(&self) -> Vec<PathBuf> {
+        let genre_folders = self
+            .sort
+            .iter()
+            .filter_map(|(target, _)| fs::read_dir(target).ok())
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
+            .map(|entry| entry.path());
+        self.rejected
+            .iter()
+            .cloned()
+            .chain(genre_folders)
+            .flat_map(|folder| actions::clean_leftovers(&folder))
+            .collect()
+    }
 }
 
 /// The result record of a classified file.
@@ -63,7 +105,10 @@ struct FileResultRecord<'a> {
     source: &'static str,
     #[serde(flatten)]
     report: &'a FileReport,
-    /// Size and modification time when it was taken: the restart index.
+    /// The exact bytes of a path that is not UTF-8 (`path` is then lossy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<String>,
+    /// Size and modification time of the version analysed: the restart index.
     size: u64,
     mtime: Option<String>,
     #[serde(flatten)]
@@ -75,10 +120,14 @@ struct FileResultRecord<'a> {
 struct FileFailureRecord<'a> {
     time: String,
     source: &'static str,
+    #[serde(serialize_with = "record::serialize_path_lossy")]
     path: &'a Path,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_bytes: Option<String>,
     error: String,
-    /// Present for a fault of the file, which is final; absent for an internal
-    /// failure, so that a restart tries the file again.
+    /// Present for a fault of the file, which is final; absent for a failure
+    /// that is not the file's (genred's own, or a file it may not read), so
+    /// that a restart tries the file again.
     #[serde(skip_serializing_if = "Option::is_none")]
     size: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -87,39 +136,80 @@ struct FileFailureRecord<'a> {
     action: ActionRecord,
 }
 
-/// Where a file action put the file, or why it could not.
+/// Where a file action puts the file, or why it could not; a destination
+/// that is not UTF-8 also in exact bytes, like `path`.
 #[derive(Debug, Default, Serialize)]
 struct ActionRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
-    moved_to: Option<PathBuf>,
+    moved_to: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    copied_to: Option<PathBuf>,
+    moved_to_bytes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    copied_to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    copied_to_bytes: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     action_error: Option<String>,
 }
 
 impl ActionRecord {
-    fn perform(file: &Path, folder: &Path, placement: Placement) -> Self {
-        match place(file, folder, placement) {
-            Ok(destination) => match placement {
-                Placement::Move => Self {
-                    moved_to: Some(destination),
-                    ..Self::default()
-                },
-                Placement::Copy => Self {
-                    copied_to: Some(destination),
-                    ..Self::default()
-                },
+    /// Where `staged` puts the file.
+    fn placed(staged: &Staged) -> Self {
+        let destination = staged.destination();
+        let (shown, bytes) = (
+            Some(destination.to_string_lossy().into_owned()),
+            record::path_bytes(destination),
+        );
+        match staged.placement() {
+            Placement::Move => Self {
+                moved_to: shown,
+                moved_to_bytes: bytes,
+                ..Self::default()
             },
-            Err(err) => {
-                warn!("{err}; the file stays where it is");
-                Self {
-                    action_error: Some(err.to_string()),
-                    ..Self::default()
-                }
-            }
+            Placement::Copy => Self {
+                copied_to: shown,
+                copied_to_bytes: bytes,
+                ..Self::default()
+            },
         }
     }
+
+    fn failed(err: &ActionError) -> Self {
+        Self {
+            action_error: Some(err.to_string()),
+            ..Self::default()
+        }
+    }
+}
+
+/// Where a result's file goes once its record is written.
+#[derive(Debug, Clone)]
+struct Destination {
+    folder: PathBuf,
+    placement: Placement,
+}
+
+/// A result on its way into the results file.
+#[derive(Debug)]
+struct Pending {
+    message: SinkMessage,
+    destination: Option<Destination>,
+}
+
+/// What became of a result given to the results file.
+enum Written {
+    /// Recorded; the staged action is to be committed.
+    Recorded(Option<Staged>),
+    /// For a version of the file that is no longer there: nothing recorded
+    /// or done (the folder source takes the new version on its own).
+    Stale,
+}
+
+/// When the results file is next tried while records wait for it.
+#[derive(Debug)]
+struct Retry {
+    at: Instant,
+    delay: Duration,
 }
 
 /// The owner of the results file and the file actions.
@@ -127,17 +217,33 @@ impl ActionRecord {
 pub struct Sink {
     results: ResultsFile,
     actions: FileActions,
+    /// Results not yet recorded, oldest first.
+    waiting: VecDeque<Pending>,
+    /// Set while the results file fails.
+    retry: Option<Retry>,
 }
 
 impl Sink {
     pub fn new(results: ResultsFile, actions: FileActions) -> Self {
-        Self { results, actions }
+        Self {
+            results,
+            actions,
+            waiting: VecDeque::new(),
+            retry: None,
+        }
     }
 
-    /// Records messages until every sender is gone, or until `stop` is
-    /// disconnected; then records what has already arrived and syncs the file.
+    /// Removes the leftovers of an interrupted placement, then records
+    /// messages until every sender is gone, or until `stop` is disconnected;
+    /// then records what has already arrived and syncs the file.
     pub fn run(mut self, messages: &Receiver<SinkMessage>, stop: &Receiver<()>) {
+        self.actions.clean_leftovers();
         loop {
+            let now = Instant::now();
+            let timeout = self
+                .retry
+                .as_ref()
+                .map_or(IDLE_WAKEUP, |retry| retry.at.saturating_duration_since(now));
             crossbeam_channel::select! {
                 recv(messages) -> message => match message {
                     Ok(message) => self.record(message),
@@ -149,24 +255,114 @@ impl Sink {
                     }
                     break;
                 }
+                default(timeout) => self.flush(),
             }
+        }
+        self.flush();
+        if !self.waiting.is_empty() {
+            error!(
+                results = self.waiting.len(),
+                "stopping with results the results file never took; their files stay where they are and are classified at the next start"
+            );
         }
         if let Err(err) = self.results.sync() {
             error!("{err}");
         }
     }
 
-    /// Performs the file action, appends the record and logs it.
+    /// Logs the result, then records it and performs its file action, or, while
+    /// the results file fails, queues it behind the results already waiting.
     pub fn record(&mut self, message: SinkMessage) {
-        let appended = match message {
+        let destination = self.log_and_plan(&message);
+        self.waiting.push_back(Pending {
+            message,
+            destination,
+        });
+        if self.retry.is_none() {
+            self.flush();
+        }
+    }
+
+    /// Records the waiting results in order, until one cannot be written.
+    fn flush(&mut self) {
+        while let Some(pending) = self.waiting.pop_front() {
+            match self.write(&pending) {
+                Ok(Written::Recorded(staged)) => staged.into_iter().for_each(commit),
+                Ok(Written::Stale) => {}
+                Err(err @ ResultsError::Encode { .. }) => {
+                    error!("{err}; the result is dropped, its file left where it is");
+                }
+                Err(err) => {
+                    self.waiting.push_front(pending);
+                    self.retry_later(&err);
+                    return;
+                }
+            }
+        }
+        if self.retry.take().is_some() {
+            info!("the results file takes records again; the waiting results are recorded");
+        }
+    }
+
+    /// Schedules the next attempt; logs the failure only the first time.
+    fn retry_later(&mut self, err: &ResultsError) {
+        let delay = match &self.retry {
+            None => {
+                error!(
+                    "{err}; files stay where they are until their results are recorded, retrying from {} s to every {} s",
+                    FIRST_RETRY.as_secs(),
+                    MAX_RETRY.as_secs()
+                );
+                FIRST_RETRY
+            }
+            Some(retry) => {
+                debug!("{err}; {} results waiting", self.waiting.len());
+                (retry.delay * 2).min(MAX_RETRY)
+            }
+        };
+        self.retry = Some(Retry {
+            at: Instant::now() + delay,
+            delay,
+        });
+    }
+
+    /// The log line of a result, once, and where its file is to go.
+    fn log_and_plan(&self, message: &SinkMessage) -> Option<Destination> {
+        match message {
             SinkMessage::File {
                 job,
                 outcome: Ok(report),
-            } => self.record_result(&job, &report),
+            } => {
+                info!(
+                    path = %display_path(&job.path),
+                    genre = %report.genre,
+                    confidence = report.confidence,
+                    windows = report.windows.len(),
+                    "classified"
+                );
+                self.actions
+                    .sort
+                    .as_ref()
+                    .map(|(target, placement)| Destination {
+                        folder: target.join(genre_folder(&report.genre)),
+                        placement: *placement,
+                    })
+            }
             SinkMessage::File {
                 job,
                 outcome: Err(failure),
-            } => self.record_failure(&job, &failure),
+            } => {
+                let path = display_path(&job.path);
+                if !failure.is_bad_input() {
+                    warn!(%path, "not classified: {failure}; left where it is, tried again at the next start");
+                    return None;
+                }
+                warn!(%path, "not classified: {failure}");
+                self.actions.rejected.as_ref().map(|rejected| Destination {
+                    folder: rejected.clone(),
+                    placement: Placement::Move,
+                })
+            }
             SinkMessage::Mic(prediction) => {
                 info!(
                     device = %prediction.device,
@@ -175,68 +371,365 @@ impl Sink {
                     silence = prediction.silence,
                     "microphone"
                 );
-                self.results.append(&prediction)
+                None
             }
-        };
-        if let Err(err) = appended {
-            error!("{err}");
         }
     }
 
-    fn record_result(
-        &mut self,
-        job: &FileJob,
-        report: &FileReport,
-    ) -> Result<(), results::ResultsError> {
-        info!(
-            path = %job.path.display(),
-            genre = %report.genre,
-            confidence = report.confidence,
-            windows = report.windows.len(),
-            "classified"
-        );
-        let action = match &self.actions.sort {
-            Some((target, placement)) => ActionRecord::perform(
-                &job.path,
-                &target.join(genre_folder(&report.genre)),
-                *placement,
-            ),
-            None => ActionRecord::default(),
+    /// Stages the file action, checks that the file is still the version
+    /// analysed, and appends the record. Should the append fail, the staged
+    /// action is undone as it is dropped, and staged afresh at the next try.
+    fn write(&mut self, pending: &Pending) -> Result<Written, ResultsError> {
+        let job = match &pending.message {
+            SinkMessage::Mic(prediction) => {
+                return self
+                    .results
+                    .append(prediction)
+                    .map(|()| Written::Recorded(None))
+            }
+            SinkMessage::File { job, .. } => job,
         };
-        self.results.append(&FileResultRecord {
-            time: now_rfc3339(),
-            source: "file",
-            report,
-            size: job.identity.size,
-            mtime: format_mtime(job.identity.modified),
-            action,
-        })
+        let staged = pending
+            .destination
+            .as_ref()
+            .map(|to| Staged::prepare(&job.path, &job.identity, &to.folder, to.placement))
+            .transpose();
+        let (staged, action) = match staged {
+            Ok(Some(staged)) => {
+                if let Err(err) = staged.check_unchanged() {
+                    return Ok(stale(&err));
+                }
+                let action = ActionRecord::placed(&staged);
+                (Some(staged), action)
+            }
+            Err(err) if err.is_stale() => return Ok(stale(&err)),
+            unstaged => {
+                if let Err(err) = check_unchanged(&job.path, &job.identity) {
+                    return Ok(stale(&err));
+                }
+                let action = unstaged.err().map_or_else(ActionRecord::default, |err| {
+                    warn!("{err}; the file stays where it is");
+                    ActionRecord::failed(&err)
+                });
+                (None, action)
+            }
+        };
+        let (time, path_bytes) = (now_rfc3339(), record::path_bytes(&job.path));
+        let appended = match &pending.message {
+            SinkMessage::File {
+                job,
+                outcome: Ok(report),
+            } => self.results.append(&FileResultRecord {
+                time,
+                source: "file",
+                report,
+                path_bytes,
+                size: job.identity.size,
+                mtime: format_mtime(job.identity.modified),
+                action,
+            }),
+            SinkMessage::File {
+                job,
+                outcome: Err(failure),
+            } => {
+                let final_failure = failure.is_bad_input();
+                self.results.append(&FileFailureRecord {
+                    time,
+                    source: "file",
+                    path: &job.path,
+                    path_bytes,
+                    error: failure.to_string(),
+                    size: final_failure.then_some(job.identity.size),
+                    mtime: format_mtime(job.identity.modified).filter(|_| final_failure),
+                    action,
+                })
+            }
+            SinkMessage::Mic(prediction) => self.results.append(prediction),
+        };
+        appended.map(|()| Written::Recorded(staged))
     }
+}
 
-    fn record_failure(
-        &mut self,
-        job: &FileJob,
-        failure: &AnalysisError,
-    ) -> Result<(), results::ResultsError> {
-        let bad_input = failure.is_bad_input();
-        warn!(path = %job.path.display(), "not classified: {failure}");
-        let action = match (&self.actions.rejected, bad_input) {
-            (Some(rejected), true) => ActionRecord::perform(&job.path, rejected, Placement::Move),
-            _ => ActionRecord::default(),
-        };
-        self.results.append(&FileFailureRecord {
-            time: now_rfc3339(),
-            source: "file",
-            path: &job.path,
-            error: failure.to_string(),
-            size: bad_input.then_some(job.identity.size),
-            mtime: format_mtime(job.identity.modified).filter(|_| bad_input),
-            action,
-        })
+fn stale(err: &ActionError) -> Written {
+    info!("{err}");
+    Written::Stale
+}
+
+/// Performs a staged action once its record is written.
+fn commit(staged: Staged) {
+    let destination = staged.destination().to_owned();
+    if let Err(err) = staged.commit() {
+        error!(
+            "{err}; its record says {} but the file stays where it is",
+            display_path(&destination)
+        );
     }
 }
 
 /// The current time as a record's `time`: RFC 3339, UTC, milliseconds.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::AudioError;
+    use crate::pipeline::{Probabilities, Timings};
+    use crate::record::FileIdentity;
+    use base64::Engine as _;
+    use serde_json::Value;
+    use std::ffi::OsStr;
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::ffi::OsStrExt;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// A drop folder, a target folder and a results file in a temporary folder.
+    struct Scene {
+        dir: tempfile::TempDir,
+    }
+
+    impl Scene {
+        fn new() -> io::Result<Self> {
+            let dir = tempfile::tempdir()?;
+            fs::create_dir(dir.path().join("drop"))?;
+            Ok(Self { dir })
+        }
+
+        fn path(&self, relative: &str) -> PathBuf {
+            self.dir.path().join(relative)
+        }
+
+        fn actions(&self, placement: Placement) -> FileActions {
+            FileActions {
+                sort: Some((self.path("sorted"), placement)),
+                rejected: Some(self.path("rejected")),
+            }
+        }
+
+        fn sink(&self, placement: Placement) -> Result<Sink, ResultsError> {
+            let (results, _) = ResultsFile::open(&self.path("results.jsonl"))?;
+            Ok(Sink::new(results, self.actions(placement)))
+        }
+
+        fn records(&self) -> Result<Vec<Value>, Box<dyn std::error::Error>> {
+            let text = fs::read_to_string(self.path("results.jsonl"))?;
+            Ok(text
+                .lines()
+                .map(serde_json::from_str)
+                .collect::<Result<_, _>>()?)
+        }
+
+        /// Writes a file in the drop folder and returns its job.
+        fn drop_file(
+            &self,
+            name: &OsStr,
+            bytes: &[u8],
+        ) -> Result<FileJob, Box<dyn std::error::Error>> {
+            let path = self.path("drop").join(name);
+            fs::write(&path, bytes)?;
+            let identity = FileIdentity::of(&path).ok_or("no file")?;
+            Ok(FileJob { path, identity })
+        }
+    }
+
+    fn report(job: &FileJob, genre: &str) -> FileReport {
+        FileReport {
+            path: job.path.clone(),
+            genre: genre.to_owned(),
+            confidence: 0.9,
+            probabilities: Probabilities::new(&[genre.to_owned()], &[0.9]),
+            windows: Vec::new(),
+            duration_s: 30.0,
+            model: "genre-2".to_owned(),
+            timings: Timings::default(),
+        }
+    }
+
+    fn classified(job: &FileJob, genre: &str) -> SinkMessage {
+        SinkMessage::File {
+            job: job.clone(),
+            outcome: Ok(report(job, genre)),
+        }
+    }
+
+    fn decode(encoded: &Value) -> Vec<u8> {
+        encoded
+            .as_str()
+            .and_then(|text| base64::engine::general_purpose::STANDARD.decode(text).ok())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn no_file_is_moved_while_its_record_cannot_be_written_and_all_follow_once_it_can() -> TestResult
+    {
+        let scene = Scene::new()?;
+        let full = File::options().append(true).open("/dev/full")?;
+        let mut sink = Sink::new(
+            ResultsFile::writing_to(Path::new("/dev/full"), full),
+            scene.actions(Placement::Move),
+        );
+        let first = scene.drop_file(OsStr::new("first.wav"), b"one")?;
+        let second = scene.drop_file(OsStr::new("second.wav"), b"two")?;
+        sink.record(classified(&first, "classical"));
+        sink.record(classified(&second, "pop"));
+        assert_eq!(sink.waiting.len(), 2);
+        assert!(sink.retry.is_some());
+        assert_eq!(fs::read(&first.path)?, b"one");
+        assert_eq!(fs::read(&second.path)?, b"two");
+        assert!(
+            !scene.path("sorted").exists()
+                || fs::read_dir(scene.path("sorted/classical"))?.count() == 0,
+            "nothing of genred's is left in the target while the results wait"
+        );
+        // The disk has room again.
+        sink.results = ResultsFile::open(&scene.path("results.jsonl"))?.0;
+        sink.flush();
+        assert!(sink.waiting.is_empty() && sink.retry.is_none());
+        let records = scene.records()?;
+        let moved: Vec<&str> = records
+            .iter()
+            .filter_map(|r| r["moved_to"].as_str())
+            .collect();
+        assert_eq!(
+            moved,
+            [
+                scene.path("sorted/classical/first.wav").to_string_lossy(),
+                scene.path("sorted/pop/second.wav").to_string_lossy()
+            ],
+            "in the order they came"
+        );
+        assert_eq!(fs::read(scene.path("sorted/classical/first.wav"))?, b"one");
+        assert!(!first.path.exists() && !second.path.exists());
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_rewritten_after_its_analysis_gets_no_record_and_stays() -> TestResult {
+        let scene = Scene::new()?;
+        for placement in [Placement::Move, Placement::Copy] {
+            let mut sink = scene.sink(placement)?;
+            let job = scene.drop_file(OsStr::new("song.wav"), b"old version")?;
+            std::thread::sleep(Duration::from_millis(10));
+            fs::write(&job.path, b"new version, longer")?;
+            sink.record(classified(&job, "classical"));
+            assert!(sink.waiting.is_empty());
+            assert_eq!(fs::read(&job.path)?, b"new version, longer");
+            assert!(!scene.path("sorted/classical/song.wav").exists());
+        }
+        assert!(scene.records()?.is_empty(), "no record of the old version");
+        Ok(())
+    }
+
+    #[test]
+    fn an_unreadable_file_is_left_in_place_and_tried_again_at_the_next_start() -> TestResult {
+        let scene = Scene::new()?;
+        let mut sink = scene.sink(Placement::Move)?;
+        let job = scene.drop_file(OsStr::new("locked.wav"), b"RIFF")?;
+        let failure = AudioError::Io {
+            path: job.path.clone(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        sink.record(SinkMessage::File {
+            job: job.clone(),
+            outcome: Err(failure.into()),
+        });
+        assert_eq!(fs::read(&job.path)?, b"RIFF", "not rejected");
+        assert!(!scene.path("rejected").exists());
+        let records = scene.records()?;
+        assert_eq!(records.len(), 1);
+        assert!(records[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("ermission denied")));
+        assert!(
+            records[0].get("size").is_none(),
+            "not final: {}",
+            records[0]
+        );
+        assert!(records[0].get("moved_to").is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_recorded_exactly() -> TestResult {
+        let scene = Scene::new()?;
+        let mut sink = scene.sink(Placement::Move)?;
+        let name = OsStr::from_bytes(b"caf\xe9\n.wav");
+        let job = scene.drop_file(name, b"audio")?;
+        sink.record(classified(&job, "classical"));
+        let bad = scene.drop_file(OsStr::from_bytes(b"bad\xff.wav"), b"noise")?;
+        sink.record(SinkMessage::File {
+            job: bad.clone(),
+            outcome: Err(AudioError::UnsupportedFormat {
+                path: bad.path.clone(),
+            }
+            .into()),
+        });
+        let records = scene.records()?;
+        assert_eq!(records.len(), 2);
+        assert_eq!(
+            decode(&records[0]["path_bytes"]),
+            job.path.as_os_str().as_bytes()
+        );
+        let moved = scene.path("sorted/classical").join(name);
+        assert_eq!(
+            decode(&records[0]["moved_to_bytes"]),
+            moved.as_os_str().as_bytes()
+        );
+        assert_eq!(fs::read(&moved)?, b"audio");
+        assert_eq!(
+            decode(&records[1]["path_bytes"]),
+            bad.path.as_os_str().as_bytes()
+        );
+        let rejected = scene
+            .path("rejected")
+            .join(OsStr::from_bytes(b"bad\xff.wav"));
+        assert_eq!(
+            decode(&records[1]["moved_to_bytes"]),
+            rejected.as_os_str().as_bytes()
+        );
+        assert!(rejected.is_file());
+        // And the restart index finds them under their exact names.
+        let (_, seen) = ResultsFile::open(&scene.path("results.jsonl"))?;
+        assert!(seen.contains_key(&job.path) && seen.contains_key(&bad.path));
+        Ok(())
+    }
+
+    #[test]
+    fn a_300_character_label_is_sorted_into_a_shortened_folder() -> TestResult {
+        let scene = Scene::new()?;
+        let mut sink = scene.sink(Placement::Move)?;
+        let label = "progressive ".repeat(25);
+        let job = scene.drop_file(OsStr::new("song.wav"), b"audio")?;
+        sink.record(classified(&job, &label));
+        let records = scene.records()?;
+        let moved = PathBuf::from(records[0]["moved_to"].as_str().ok_or("not moved")?);
+        assert_eq!(fs::read(&moved)?, b"audio");
+        let folder = moved
+            .parent()
+            .and_then(Path::file_name)
+            .ok_or("no folder")?;
+        assert!(folder.len() <= 255 && label.starts_with(folder.to_str().unwrap_or("?")));
+        Ok(())
+    }
+
+    #[test]
+    fn leftovers_in_the_rejected_and_genre_folders_are_cleaned() -> TestResult {
+        let scene = Scene::new()?;
+        for folder in ["sorted/blues", "rejected"] {
+            let folder = scene.path(folder);
+            fs::create_dir_all(&folder)?;
+            fs::write(folder.join("x.wav"), b"")?;
+            fs::write(folder.join(".x.wav.genred-copy"), b"partial")?;
+            fs::write(folder.join("user's empty.wav"), b"")?;
+        }
+        let mut removed = scene.actions(Placement::Copy).clean_leftovers();
+        removed.sort();
+        assert_eq!(removed.len(), 4, "{removed:?}");
+        assert!(scene.path("sorted/blues/user's empty.wav").is_file());
+        assert!(!scene.path("rejected/x.wav").exists());
+        Ok(())
+    }
 }

@@ -3,25 +3,36 @@
 //!
 //! At start it is read back into the index of files that already have a
 //! result ([`SeenFiles`]): a file record carries the file's `size` and `mtime`
-//! for exactly that. genred only ever appends to it.
+//! for exactly that, and its exact path (`path_bytes` when the name is not
+//! UTF-8). genred only ever appends to it; after a failed append (a full
+//! disk) the next record starts on a line of its own.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use crate::sources::folder::{FileIdentity, SeenFiles};
+use crate::record::display_path;
+use crate::sources::folder::{RecordedVersion, SeenFiles};
 
-/// The results file could not be opened, read or appended to.
+/// The results file could not be opened, read or appended to, or a record
+/// could not be put into JSON.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
-    #[error("{}: cannot open the results file: {cause}", path.display())]
+    #[error("{}: cannot open the results file: {cause}", display_path(path))]
     Open { path: PathBuf, cause: io::Error },
-    #[error("{}: cannot append to the results file: {cause}", path.display())]
+    #[error("{}: cannot append to the results file: {cause}", display_path(path))]
     Append { path: PathBuf, cause: io::Error },
+    #[error("{}: a record cannot be written as JSON: {cause}", display_path(path))]
+    Encode {
+        path: PathBuf,
+        cause: serde_json::Error,
+    },
 }
 
 /// The open results file.
@@ -29,6 +40,8 @@ pub enum ResultsError {
 pub struct ResultsFile {
     path: PathBuf,
     file: File,
+    /// An append failed: the file may end inside a line.
+    torn: bool,
 }
 
 /// The part of a record the restart index needs; other fields are ignored.
@@ -36,8 +49,23 @@ pub struct ResultsFile {
 struct IndexedRecord {
     source: String,
     path: Option<PathBuf>,
+    /// Standard base64 of the path's bytes, for a name that is not UTF-8.
+    path_bytes: Option<String>,
     size: Option<u64>,
     mtime: Option<String>,
+}
+
+impl IndexedRecord {
+    /// The exact path: from `path_bytes` when present, else `path`.
+    fn exact_path(&self) -> Option<PathBuf> {
+        let Some(encoded) = &self.path_bytes else {
+            return self.path.clone();
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()?;
+        Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+    }
 }
 
 impl ResultsFile {
@@ -68,20 +96,45 @@ impl ResultsFile {
         let results = Self {
             path: path.to_owned(),
             file,
+            torn: false,
         };
         Ok((results, seen))
     }
 
-    /// Appends one record as one line with a single write.
+    /// Appends one record as one line with a single write. After a failed
+    /// append, which may have written part of a line, the record starts on a
+    /// fresh line so that it does not merge with those bytes.
     pub fn append(&mut self, record: &impl Serialize) -> Result<(), ResultsError> {
-        let error = |cause| ResultsError::Append {
+        let mut line = serde_json::to_vec(record).map_err(|cause| ResultsError::Encode {
             path: self.path.clone(),
             cause,
-        };
-        let mut line = serde_json::to_vec(record).map_err(|err| error(err.into()))?;
+        })?;
         line.push(b'\n');
-        self.file.write_all(&line).map_err(error)?;
-        self.file.flush().map_err(error)
+        let appended = self.append_line(&mut line);
+        self.torn = appended.is_err();
+        appended.map_err(|cause| ResultsError::Append {
+            path: self.path.clone(),
+            cause,
+        })
+    }
+
+    fn append_line(&mut self, line: &mut Vec<u8>) -> io::Result<()> {
+        if self.torn && ends_inside_a_line(&mut self.file)? {
+            line.insert(0, b'\n');
+        }
+        self.file.write_all(line)?;
+        self.file.flush()
+    }
+
+    /// A results file that writes to `file` as it is, without reading it:
+    /// for tests that need a file whose writes fail (`/dev/full`).
+    #[cfg(test)]
+    pub(crate) fn writing_to(path: &Path, file: File) -> Self {
+        Self {
+            path: path.to_owned(),
+            file,
+            torn: false,
+        }
     }
 
     /// Makes everything appended durable (at shutdown).
@@ -103,23 +156,24 @@ pub fn format_mtime(modified: Option<SystemTime>) -> Option<String> {
 
 fn read_index(file: &File, path: &Path) -> io::Result<SeenFiles> {
     let mut seen = SeenFiles::new();
-    for (number, line) in BufReader::new(file).lines().enumerate() {
+    // Split as bytes: a line cut short by a crash may end inside a character.
+    for (number, line) in BufReader::new(file).split(b'\n').enumerate() {
         let line = line?;
-        if line.trim().is_empty() {
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        let record: IndexedRecord = match serde_json::from_str(&line) {
+        let record: IndexedRecord = match serde_json::from_slice(&line) {
             Ok(record) => record,
             Err(err) => {
                 warn!(
                     "{}:{}: not a results record, ignored: {err}",
-                    path.display(),
+                    display_path(path),
                     number + 1
                 );
                 continue;
             }
         };
-        let (Some(file_path), Some(size)) = (record.path, record.size) else {
+        let (Some(file_path), Some(size)) = (record.exact_path(), record.size) else {
             continue;
         };
         if record.source != "file" {
@@ -129,7 +183,7 @@ fn read_index(file: &File, path: &Path) -> io::Result<SeenFiles> {
             .mtime
             .as_deref()
             .and_then(|text| humantime::parse_rfc3339(text).ok());
-        seen.insert(file_path, FileIdentity { size, modified });
+        seen.insert(file_path, RecordedVersion { size, modified });
     }
     Ok(seen)
 }
@@ -199,7 +253,7 @@ mod tests {
         assert_eq!(seen.len(), 1);
         assert_eq!(
             seen[Path::new("/m/a.wav")],
-            FileIdentity {
+            RecordedVersion {
                 size: 7,
                 modified: time
             }
@@ -237,5 +291,56 @@ mod tests {
     fn mtimes_before_1970_are_left_out() {
         let before = SystemTime::UNIX_EPOCH - Duration::from_secs(1);
         assert_eq!(format_mtime(Some(before)), None);
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_indexed_under_its_exact_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let line = "{\"source\":\"file\",\"path\":\"/m/caf\u{fffd}.wav\",\"path_bytes\":\"L20vY2Fm6S53YXY=\",\"size\":3}\n";
+        fs::write(&path, line).unwrap();
+        let (_, seen) = ResultsFile::open(&path).unwrap();
+        let exact = PathBuf::from(std::ffi::OsString::from_vec(b"/m/caf\xe9.wav".to_vec()));
+        assert_eq!(seen.keys().collect::<Vec<_>>(), [&exact]);
+    }
+
+    #[test]
+    fn a_line_cut_inside_a_character_does_not_stop_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let mut text = b"{\"source\":\"file\",\"path\":\"/m/a.wav\",\"size\":1}\n".to_vec();
+        text.extend_from_slice(&"{\"path\":\"/m/é".as_bytes()[..14]);
+        fs::write(&path, text).unwrap();
+        let (_, seen) = ResultsFile::open(&path).unwrap();
+        assert_eq!(seen.len(), 1);
+    }
+
+    #[test]
+    fn after_a_failed_append_the_next_record_starts_on_a_fresh_line() {
+        let full = File::options().append(true).open("/dev/full").unwrap();
+        let mut results = ResultsFile::writing_to(Path::new("/dev/full"), full);
+        let record = Record {
+            source: "file",
+            path: "/m/a.wav",
+            size: Some(1),
+            mtime: None,
+        };
+        let failed = results.append(&record);
+        assert!(
+            matches!(failed, Err(ResultsError::Append { .. })),
+            "{failed:?}"
+        );
+        // A real file where a failed append left part of a line.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let (mut results, _) = ResultsFile::open(&path).unwrap();
+        results.file.write_all(b"{\"source\":\"fi").unwrap();
+        results.torn = true;
+        results.append(&record).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text.lines().nth(1),
+            Some("{\"source\":\"file\",\"path\":\"/m/a.wav\",\"size\":1,\"mtime\":null}")
+        );
     }
 }

@@ -1,10 +1,12 @@
 //! genred: listens to music and says its genre.
 //!
 //! The modules follow the data's path:
-//! sources (folder, microphone) → window → features → model → sinks,
-//! wired together by [`daemon`]. [`pipeline`] is the same path for one file,
-//! shared by `genred classify` and the drop-folder workers.
+//! sources (folder, microphone) → [`analysis`] (resampler → the model's
+//! [`frontend`] → windows → model) → sinks, wired together by [`daemon`].
+//! Files and the microphone go through the same engine; [`pipeline`] is its
+//! file side, shared by `genred classify` and the drop-folder workers.
 
+pub mod analysis;
 pub mod audio;
 pub mod config;
 pub mod daemon;

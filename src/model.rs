@@ -19,6 +19,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::features::{Features, FEATURE_NAMES, N_FEATURES};
+use crate::frontend::FrontEndKind;
 
 /// The shipped default model (pop vs classical), relative to genred's folder.
 pub const DEFAULT_MODEL: &str = "models/genre-2.onnx";
@@ -29,6 +30,8 @@ const METADATA_PREFIX: &str = "onnx.metadata_props.";
 const LABELS_KEY: &str = "labels";
 /// The metadata key holding the expected input features (JSON list of strings).
 const FEATURE_NAMES_KEY: &str = "feature_names";
+/// The metadata key naming the front end the model takes its input from.
+const FRONT_END_KEY: &str = "front_end";
 
 /// Why a model could not be loaded or run. Each message names the model file.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +120,7 @@ impl Classifier {
         let metadata = metadata_of(&model);
         check_input(path, &model)?;
         let labels = validate_metadata(path, &metadata)?;
+        check_front_end(path, &metadata)?;
 
         let unrunnable = |err: TractError| ModelError::Unrunnable {
             path: path.to_owned(),
@@ -270,6 +274,26 @@ pub fn validate_metadata(
     Ok(labels)
 }
 
+/// A classifier takes the 28 features: a model declaring another `front_end` (or one
+/// genred does not have) is refused here, by name. A model that declares none predates
+/// the key and takes the 28 features.
+fn check_front_end(path: &Path, metadata: &BTreeMap<String, String>) -> Result<(), ModelError> {
+    let declared = metadata.get(FRONT_END_KEY).map(String::as_str);
+    let bad = |reason: String| ModelError::BadMetadata {
+        path: path.to_owned(),
+        key: FRONT_END_KEY,
+        reason,
+    };
+    match FrontEndKind::from_metadata(declared) {
+        Ok(FrontEndKind::Features28) => Ok(()),
+        Ok(other) => Err(bad(format!(
+            "is {other}, but a classifier takes the {N_FEATURES} features ({})",
+            FrontEndKind::Features28
+        ))),
+        Err(unknown) => Err(bad(unknown.to_string())),
+    }
+}
+
 /// Parses a metadata entry holding a JSON list of strings.
 fn string_list(
     path: &Path,
@@ -391,6 +415,26 @@ mod tests {
         }
         let err = labels_of(path, &BTreeMap::new()).unwrap_err();
         assert!(err.to_string().contains("`labels` is missing"), "{err}");
+    }
+
+    #[test]
+    fn a_classifier_takes_the_28_features_front_end_or_none() {
+        let path = Path::new("m.onnx");
+        assert!(check_front_end(path, &BTreeMap::new()).is_ok());
+        let ours = metadata_with(FRONT_END_KEY, "librosa-0.6.1-28");
+        assert!(check_front_end(path, &ours).is_ok());
+        let error = check_front_end(path, &metadata_with(FRONT_END_KEY, "mfcc-13"))
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            error,
+            Err(
+                "model m.onnx: metadata `front_end` \"mfcc-13\" is not a front end genred has \
+                 (librosa-0.6.1-28, musicnn-mel-16k-96)"
+                    .to_owned()
+            )
+        );
+        let mel = check_front_end(path, &metadata_with(FRONT_END_KEY, "musicnn-mel-16k-96"));
+        assert!(mel.is_err(), "a classifier cannot take mel patches");
     }
 
     #[test]

@@ -9,8 +9,12 @@ use std::time::Instant;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use crate::analysis::{
+    Analyzer, Ending, Engine, EngineSettings, FileAnalysis, FileAnalysisError, NoMusic, WindowError,
+};
 use crate::audio::{self, AudioError, LoadOptions};
-use crate::features::{self, Extractor, FeatureError, Features};
+use crate::features::{self, FeatureError};
+use crate::frontend::{Features28, FrontEndError};
 use crate::model::{Classifier, ModelError};
 use crate::window::WindowSpec;
 
@@ -119,6 +123,9 @@ pub enum AnalysisError {
     ConstantLevel { path: PathBuf, level: f32 },
     #[error("{path}: {source}", path = path.display())]
     Model { path: PathBuf, source: ModelError },
+    /// The engine could not judge a window (its front end or model broke a contract).
+    #[error("{path}: {source}", path = path.display())]
+    Engine { path: PathBuf, source: WindowError },
 }
 
 impl AnalysisError {
@@ -129,7 +136,7 @@ impl AnalysisError {
     /// audio. A file that ends too soon is at fault.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            AnalysisError::Model { .. } => false,
+            AnalysisError::Model { .. } | AnalysisError::Engine { .. } => false,
             AnalysisError::Audio(AudioError::Io { source, .. }) => {
                 source.kind() == std::io::ErrorKind::UnexpectedEof
             }
@@ -138,146 +145,99 @@ impl AnalysisError {
     }
 }
 
-/// Classifies files, one at a time; each worker thread owns one, so FFT plans
-/// and filterbanks are built once per thread.
+/// Classifies files, one at a time, through the analysis engine; each worker thread owns
+/// one, so FFT plans and filterbanks are built once per thread.
 pub struct FileAnalyzer {
-    classifier: Arc<Classifier>,
+    engine: Box<dyn Analyzer>,
     windows: WindowSpec,
-    extractor: Extractor,
 }
 
 impl FileAnalyzer {
+    /// An analyzer for `classifier`, whose front end [`Classifier::load`] has checked.
     pub fn new(classifier: Arc<Classifier>, windows: WindowSpec) -> Self {
+        let settings = EngineSettings {
+            length_s: windows.length_s,
+            hop_s: windows.hop_s,
+            first_window_s: None,
+            ending: Ending::File,
+            silence_rms: SILENCE_RMS,
+            whole_frame_hops: false,
+        };
         FileAnalyzer {
-            classifier,
+            engine: Box::new(Engine::new(Features28::new(), classifier, settings)),
             windows,
-            extractor: Extractor::new(),
         }
     }
 
     /// Decodes the whole file (refusing one longer than the spec's
-    /// `max_duration_s`), classifies each window and averages the
+    /// `max_duration_s`), judges each window and averages the
     /// probabilities of the windows that hold sound.
     pub fn classify(&mut self, path: &Path) -> Result<FileReport, AnalysisError> {
-        let mut timings = Timings::default();
-
         let started = Instant::now();
         let clip = audio::load_capped(path, LoadOptions::default(), self.windows.max_duration_s)?;
-        timings.decode_ms = elapsed_ms(started);
-        if clip.duration_s < MIN_DURATION_S {
-            return Err(AnalysisError::TooShort {
-                path: path.to_owned(),
-                duration_s: clip.duration_s,
-            });
-        }
-
-        let labels = self.classifier.labels();
-        let mut sum = vec![0.0_f64; labels.len()];
-        let mut windows = Vec::new();
-        for range in self
-            .windows
-            .ranges(clip.samples.len(), features::SAMPLE_RATE)
-        {
-            let samples = &clip.samples[range.clone()];
-            if ac_rms(samples) < SILENCE_RMS {
-                continue;
-            }
-            let started = Instant::now();
-            let features =
-                self.extractor
-                    .extract(samples)
-                    .map_err(|source| AnalysisError::Features {
-                        path: path.to_owned(),
-                        source,
-                    })?;
-            timings.features_ms += elapsed_ms(started);
-
-            let started = Instant::now();
-            let probabilities = self.predict(path, &features)?;
-            timings.inference_ms += elapsed_ms(started);
-
-            sum.iter_mut()
-                .zip(&probabilities)
-                .for_each(|(s, &p)| *s += f64::from(p));
-            let verdict = Probabilities::new(labels, &probabilities);
-            if let Some((genre, confidence)) = verdict.best() {
-                windows.push(WindowPrediction {
-                    start_s: range.start as f64 / f64::from(features::SAMPLE_RATE),
-                    genre: genre.to_owned(),
-                    confidence,
-                });
-            }
-        }
-        if windows.is_empty() {
-            // Distinguish "nothing at all" from "a steady level and nothing else".
-            let level = rms(&clip.samples);
-            return Err(if level < SILENCE_RMS {
-                AnalysisError::Silent {
+        let decode_ms = elapsed_ms(started);
+        let mut file =
+            FileAnalysis::begin(self.engine.as_mut(), features::SAMPLE_RATE).map_err(|source| {
+                AnalysisError::Audio(AudioError::SampleRate {
                     path: path.to_owned(),
-                }
-            } else {
-                AnalysisError::ConstantLevel {
-                    path: path.to_owned(),
-                    level: mean(&clip.samples),
-                }
-            });
-        }
-
-        let n = windows.len() as f64;
-        let mean: Vec<f32> = sum.iter().map(|s| (s / n) as f32).collect();
-        let probabilities = Probabilities::new(labels, &mean);
+                    source,
+                })
+            })?;
+        file.push(&clip.samples);
+        let verdict = file
+            .finish(clip.duration_s, decode_ms)
+            .map_err(|error| AnalysisError::of_file(path, error))?;
+        let probabilities = verdict.judgement.probabilities;
         let (genre, confidence) = probabilities
             .best()
             .map(|(genre, p)| (genre.to_owned(), p))
             .unwrap_or_default();
+        let windows = verdict
+            .windows
+            .iter()
+            .filter_map(|window| {
+                let (genre, confidence) = window.judgement.as_ref()?.best()?;
+                Some(WindowPrediction {
+                    start_s: window.start_s(),
+                    genre: genre.to_owned(),
+                    confidence,
+                })
+            })
+            .collect();
         Ok(FileReport {
             path: path.to_owned(),
             genre,
             confidence,
             probabilities,
             windows,
-            duration_s: clip.duration_s,
-            model: self.classifier.name().to_owned(),
-            timings,
+            duration_s: verdict.duration_s,
+            model: verdict.model,
+            timings: verdict.timings,
         })
     }
-
-    fn predict(&self, path: &Path, features: &Features) -> Result<Vec<f32>, AnalysisError> {
-        self.classifier
-            .predict(features)
-            .map_err(|source| AnalysisError::Model {
-                path: path.to_owned(),
-                source,
-            })
-    }
 }
 
-/// Root mean square of a block of samples (0 for an empty block).
-pub fn rms(samples: &[f32]) -> f32 {
-    if samples.is_empty() {
-        return 0.0;
+impl AnalysisError {
+    /// The engine's reason why the file at `path` got no verdict.
+    fn of_file(path: &Path, error: FileAnalysisError) -> Self {
+        let path = path.to_owned();
+        match error {
+            FileAnalysisError::TooShort { duration_s } => {
+                AnalysisError::TooShort { path, duration_s }
+            }
+            FileAnalysisError::NoMusic(NoMusic::Silent) => AnalysisError::Silent { path },
+            FileAnalysisError::NoMusic(NoMusic::ConstantLevel { level }) => {
+                AnalysisError::ConstantLevel { path, level }
+            }
+            FileAnalysisError::Window(WindowError::FrontEnd(FrontEndError::Features(source))) => {
+                AnalysisError::Features { path, source }
+            }
+            FileAnalysisError::Window(WindowError::Model(source)) => {
+                AnalysisError::Model { path, source }
+            }
+            FileAnalysisError::Window(source) => AnalysisError::Engine { path, source },
+        }
     }
-    let energy: f64 = samples.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-    (energy / samples.len() as f64).sqrt() as f32
-}
-
-/// Root mean square of a block about its mean: the energy of what varies, so
-/// a DC offset counts as silence however large it is.
-fn ac_rms(samples: &[f32]) -> f32 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    let mean = f64::from(mean(samples));
-    let energy: f64 = samples.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum();
-    (energy / samples.len() as f64).sqrt() as f32
-}
-
-/// The mean of a block of samples (0 for an empty block).
-fn mean(samples: &[f32]) -> f32 {
-    if samples.is_empty() {
-        return 0.0;
-    }
-    (samples.iter().map(|&x| f64::from(x)).sum::<f64>() / samples.len() as f64) as f32
 }
 
 fn elapsed_ms(since: Instant) -> f64 {
@@ -307,16 +267,5 @@ mod tests {
             Some(("a", 0.5))
         );
         assert_eq!(Probabilities::new(&[], &[]).best(), None);
-    }
-
-    #[test]
-    fn rms_of_known_signals() {
-        assert_eq!(rms(&[]), 0.0);
-        assert_eq!(rms(&[0.5, -0.5, 0.5, -0.5]), 0.5);
-        // A full-scale sine has RMS 1/sqrt(2).
-        let sine: Vec<f32> = (0..22050)
-            .map(|n| (2.0 * std::f32::consts::PI * 441.0 * n as f32 / 22050.0).sin())
-            .collect();
-        assert!((rms(&sine) - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-4);
     }
 }

@@ -1,26 +1,31 @@
-//! Features of a sliding window over a stream (the live microphone), recomputing only the
-//! frames the window has not seen before.
+//! Features of windows over a stream (the live microphone, a file decoded as it streams),
+//! computing each frame once however much the windows overlap.
 //!
-//! A frame whose 2048 samples all lie inside the window needs no padding, so its
+//! A frame whose 2048 samples all lie inside its window needs no padding, so its
 //! [`FrameFeatures`] depend on those samples alone and are the same in every window that
 //! contains them: they are cached by the frame's absolute centre in the stream. Frames that
 //! reach past the window's edges are padded from the window (reflect/edge) and recomputed
 //! each time; frames that fall out of the window are dropped. Windows whose starts differ by
 //! a multiple of [`HOP_LENGTH`] share frame centres, so a stream analysed every `k · 512`
 //! samples computes about `k` new frames per window instead of all of them.
+//!
+//! [`StreamExtractor`] is the cache over windows its caller holds the samples of (the
+//! analysis engine keeps one buffer for every front end); [`IncrementalExtractor`] adds the
+//! sliding window's own buffer, for callers that push samples and extract the latest window.
 
 use std::collections::VecDeque;
 
 use super::frame::FrameFeatures;
 use super::{check_length, frame_count, Extractor, FeatureError, Features, HOP_LENGTH, N_FFT};
 
-/// Keeps the last `window_len` samples of a stream and the per-frame values of the frames already seen;
-/// `extract` equals `features::extract(&window_samples)` but only computes frames not computed before.
-pub struct IncrementalExtractor {
-    capacity: usize,
-    samples: VecDeque<f32>,
-    /// Samples pushed since the start: the absolute stream position just past the window.
-    stream_end: u64,
+/// The 28 features of successive windows of one stream, each given with its position in the
+/// stream; `extract` equals `features::extract(window)` but reuses the frames the previous
+/// window shares with this one.
+///
+/// Only the last window's frames are kept: windows are expected to start in stream order
+/// (any order is still correct, merely slower), and a frame a later window shares with an
+/// earlier one then lies inside every window between them.
+pub struct StreamExtractor {
     /// The frames of the last extraction, in time order, with where they were centred.
     frames: Vec<FrameFeatures>,
     placements: Vec<FramePlacement>,
@@ -35,13 +40,10 @@ struct FramePlacement {
     interior: bool,
 }
 
-impl IncrementalExtractor {
-    /// An empty window that will hold at most `window_len` samples (22050 Hz mono).
-    pub fn new(window_len: usize) -> Self {
-        IncrementalExtractor {
-            capacity: window_len,
-            samples: VecDeque::with_capacity(window_len),
-            stream_end: 0,
+impl StreamExtractor {
+    /// An extractor that has seen no window yet.
+    pub fn new() -> Self {
+        StreamExtractor {
             frames: Vec::new(),
             placements: Vec::new(),
             extractor: Extractor::new(),
@@ -49,31 +51,22 @@ impl IncrementalExtractor {
         }
     }
 
-    /// Appends samples (22050 Hz mono, any block size); the oldest beyond the window drop out.
-    pub fn push(&mut self, samples: &[f32]) {
-        self.samples.extend(samples);
-        let excess = self.samples.len().saturating_sub(self.capacity);
-        self.samples.drain(..excess);
-        self.stream_end += samples.len() as u64;
-    }
-
-    /// A copy of the window's samples, oldest first (for debug WAV dumps and tests).
-    pub fn window_samples(&self) -> Vec<f32> {
-        self.samples.iter().copied().collect()
-    }
-
     /// How many frames have been analysed since creation; cached frames are not counted again.
     pub fn frames_computed(&self) -> u64 {
         self.frames_computed
     }
 
-    /// The 28 features of the current window, equal to `features::extract(&window_samples())`.
-    pub fn extract(&mut self) -> Result<Features, FeatureError> {
-        let len = self.samples.len();
-        check_length(len)?;
-        let window = self.samples.make_contiguous();
-        let window_start = self.stream_end - len as u64;
+    /// Drops the cached frames, for a new stream whose positions start again at 0.
+    pub fn forget(&mut self) {
+        self.frames.clear();
+        self.placements.clear();
+    }
 
+    /// The 28 features of `window` (mono, 22050 Hz), whose first sample is sample `start` of
+    /// the stream; equal to `features::extract(window)`.
+    pub fn extract(&mut self, start: u64, window: &[f32]) -> Result<Features, FeatureError> {
+        let len = window.len();
+        check_length(len)?;
         let mut cached = std::mem::take(&mut self.placements)
             .into_iter()
             .zip(std::mem::take(&mut self.frames))
@@ -82,7 +75,7 @@ impl IncrementalExtractor {
         for t in 0..frame_count(len) {
             let offset = t * HOP_LENGTH;
             let placement = FramePlacement {
-                centre: window_start + offset as u64,
+                centre: start + offset as u64,
                 interior: offset >= N_FFT / 2 && offset + N_FFT / 2 <= len,
             };
             while cached
@@ -104,6 +97,59 @@ impl IncrementalExtractor {
             self.frames.push(frame);
         }
         Ok(self.extractor.summarizer.summarize(&mut self.frames))
+    }
+}
+
+impl Default for StreamExtractor {
+    fn default() -> Self {
+        StreamExtractor::new()
+    }
+}
+
+/// Keeps the last `window_len` samples of a stream and the per-frame values of the frames already seen;
+/// `extract` equals `features::extract(&window_samples)` but only computes frames not computed before.
+pub struct IncrementalExtractor {
+    capacity: usize,
+    samples: VecDeque<f32>,
+    /// Samples pushed since the start: the absolute stream position just past the window.
+    stream_end: u64,
+    frames: StreamExtractor,
+}
+
+impl IncrementalExtractor {
+    /// An empty window that will hold at most `window_len` samples (22050 Hz mono).
+    pub fn new(window_len: usize) -> Self {
+        IncrementalExtractor {
+            capacity: window_len,
+            samples: VecDeque::with_capacity(window_len),
+            stream_end: 0,
+            frames: StreamExtractor::new(),
+        }
+    }
+
+    /// Appends samples (22050 Hz mono, any block size); the oldest beyond the window drop out.
+    pub fn push(&mut self, samples: &[f32]) {
+        self.samples.extend(samples);
+        let excess = self.samples.len().saturating_sub(self.capacity);
+        self.samples.drain(..excess);
+        self.stream_end += samples.len() as u64;
+    }
+
+    /// A copy of the window's samples, oldest first (for debug WAV dumps and tests).
+    pub fn window_samples(&self) -> Vec<f32> {
+        self.samples.iter().copied().collect()
+    }
+
+    /// How many frames have been analysed since creation; cached frames are not counted again.
+    pub fn frames_computed(&self) -> u64 {
+        self.frames.frames_computed()
+    }
+
+    /// The 28 features of the current window, equal to `features::extract(&window_samples())`.
+    pub fn extract(&mut self) -> Result<Features, FeatureError> {
+        let window_start = self.stream_end - self.samples.len() as u64;
+        let window = self.samples.make_contiguous();
+        self.frames.extract(window_start, window)
     }
 }
 

@@ -12,8 +12,9 @@
 //! - `summary`: everything that depends on the whole clip (the −80 dB floor relative to the
 //!   clip's maximum, the onset envelope, tempo, beats, tuning and thus chroma, the means).
 //!
-//! [`Extractor::extract`] is all frames followed by the summary; [`IncrementalExtractor`]
-//! keeps the frames of a sliding window and recomputes only the new ones.
+//! [`Extractor::extract`] is all frames followed by the summary; [`StreamExtractor`] (windows
+//! of a stream) and [`IncrementalExtractor`] (a sliding window) keep the frames windows share
+//! and compute only the new ones.
 
 mod chroma;
 mod frame;
@@ -26,7 +27,7 @@ mod sum;
 mod summary;
 mod temporal;
 
-pub use incremental::IncrementalExtractor;
+pub use incremental::{IncrementalExtractor, StreamExtractor};
 
 use frame::{FrameAnalyzer, FrameFeatures};
 use summary::Summarizer;
@@ -153,6 +154,7 @@ mod tests {
         fn assert_send<T: Send>() {}
         assert_send::<Extractor>();
         assert_send::<IncrementalExtractor>();
+        assert_send::<StreamExtractor>();
     }
 
     #[test]

@@ -1,39 +1,30 @@
 //! The worker-side half of the microphone: device-rate mono frames in,
-//! predictions out. Resamples to 22050 Hz as a stream, keeps the rolling
-//! window in the incremental feature extractor and predicts every hop.
+//! predictions out, through the analysis engine (it resamples to the front end's
+//! rate, keeps the rolling window and computes each frame once) and the stream
+//! smoother.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use crate::audio::resample::{ResampleError, StreamResampler};
+use crate::analysis::{
+    Analyzer, Ending, Engine, EngineSettings, StreamSmoother, StreamVerdict, WindowOutcome,
+};
+use crate::audio::resample::ResampleError;
 use crate::audio::wav::write_new_wav;
-use crate::features::{IncrementalExtractor, HOP_LENGTH, SAMPLE_RATE};
+use crate::frontend::Features28;
 use crate::model::Classifier;
-use crate::pipeline::{rms, Probabilities};
+use crate::pipeline::Probabilities;
 
 use super::{MicConfig, MicPrediction, MIC_SOURCE};
 
 /// Turns a stream of device frames into a prediction every hop.
 pub struct WindowPredictor {
-    classifier: Arc<Classifier>,
     device: String,
-    silence_rms: f32,
-    resampler: StreamResampler,
-    /// The rolling window; reuses the frames consecutive windows share.
-    extractor: IncrementalExtractor,
-    /// Samples in a full window.
-    full_window_len: usize,
-    /// Resampled audio not yet pushed into the extractor (reused buffer).
-    resampled: Vec<f32>,
-    /// Samples at 22050 Hz pushed into the extractor since the stream began.
-    pushed: u64,
-    /// `pushed` at which the next prediction is due.
-    next_prediction_at: u64,
-    /// Samples at 22050 Hz between predictions: a whole number of STFT hops.
-    hop_samples: u64,
-    smoother: ProbabilitySmoother,
+    /// Windows of `window_s` every `hop_s` (whole STFT hops), the first, provisional, one
+    /// after `min_window_s`.
+    engine: Box<dyn Analyzer>,
+    smoother: StreamSmoother,
     debug_wavs: Option<DebugWavs>,
 }
 
@@ -44,21 +35,22 @@ impl WindowPredictor {
         classifier: Arc<Classifier>,
         device_rate: u32,
     ) -> Result<Self, ResampleError> {
-        let window_len = seconds_to_samples(config.window_s);
-        let hop_samples = hop_samples(config.hop_s);
-        Ok(Self {
-            smoother: ProbabilitySmoother::new(config.smoothing),
-            device: config.device.clone(),
+        let settings = EngineSettings {
+            length_s: config.window_s,
+            hop_s: config.hop_s,
+            first_window_s: Some(config.min_window_s),
+            ending: Ending::Live,
             silence_rms: config.silence_rms,
-            resampler: StreamResampler::new(device_rate, SAMPLE_RATE)?,
-            extractor: IncrementalExtractor::new(window_len),
-            full_window_len: window_len,
-            resampled: Vec::new(),
-            pushed: 0,
-            next_prediction_at: seconds_to_samples(config.min_window_s) as u64,
-            hop_samples,
+            whole_frame_hops: true,
+        };
+        let mut engine: Box<dyn Analyzer> =
+            Box::new(Engine::new(Features28::new(), classifier, settings));
+        engine.start(device_rate)?;
+        Ok(Self {
+            device: config.device.clone(),
+            smoother: StreamSmoother::new(config.smoothing, engine.window_length()),
+            engine,
             debug_wavs: config.debug_wav_dir.clone().and_then(DebugWavs::new),
-            classifier,
         })
     }
 
@@ -70,124 +62,54 @@ impl WindowPredictor {
         dropped_frames: u64,
         emit: &mut dyn FnMut(MicPrediction),
     ) {
-        self.resampler.process(frames, &mut self.resampled);
-        let mut start = 0;
-        while start < self.resampled.len() {
-            let until_due = (self.next_prediction_at - self.pushed) as usize;
-            let end = self.resampled.len().min(start + until_due);
-            self.extractor.push(&self.resampled[start..end]);
-            self.pushed += (end - start) as u64;
-            start = end;
-            if self.pushed == self.next_prediction_at {
-                let started = Instant::now();
-                let prediction = self.predict(dropped_frames);
-                // The per-hop cost, for benches/mic.sh (debug level: not a prediction log).
-                tracing::debug!(
-                    "mic: window analysed in {:.1} ms",
-                    started.elapsed().as_secs_f64() * 1e3
-                );
-                if let Some(prediction) = prediction {
-                    emit(prediction);
-                }
-                self.next_prediction_at += self.hop_samples;
+        let started = Instant::now();
+        let rate = self.engine.sample_rate();
+        let mut windows = 0;
+        let (device, smoother, debug_wavs) =
+            (&self.device, &mut self.smoother, &mut self.debug_wavs);
+        self.engine.push(frames, &mut |outcome: WindowOutcome<'_>| {
+            windows += 1;
+            if let Some(debug_wavs) = debug_wavs.as_mut() {
+                debug_wavs.save(rate, outcome.samples);
             }
-        }
-        self.resampled.clear();
-    }
-
-    /// The prediction over the current window, or `None` (logged) when the
-    /// features or the model fail on it.
-    fn predict(&mut self, dropped_frames: u64) -> Option<MicPrediction> {
-        let window = self.extractor.window_samples();
-        if let Some(debug_wavs) = &mut self.debug_wavs {
-            debug_wavs.save(&window);
-        }
-        let window_s = window.len() as f64 / f64::from(SAMPLE_RATE);
-        let provisional = window.len() < self.full_window_len;
-        let silence = rms(&window) < self.silence_rms;
-        let probabilities = if silence {
-            Vec::new()
-        } else {
-            let features = self
-                .extractor
-                .extract()
-                .map_err(|error| tracing::warn!("mic: no prediction for this window: {error}"))
-                .ok()?;
-            let probabilities = self
-                .classifier
-                .predict(&features)
-                .map_err(|error| tracing::warn!("mic: no prediction for this window: {error}"))
-                .ok()?;
-            self.smoother.push(&probabilities);
-            probabilities
-        };
-        let labels = self.classifier.labels();
-        let probabilities = Probabilities::new(labels, &probabilities);
-        let best = probabilities.best().map(|(genre, p)| (genre.to_owned(), p));
-        let smoothed = Probabilities::new(labels, &self.smoother.mean());
-        Some(MicPrediction {
-            time: crate::sinks::now_rfc3339(),
-            source: MIC_SOURCE,
-            device: self.device.clone(),
-            confidence: best.as_ref().map_or(0.0, |(_, p)| *p),
-            genre: best.map(|(genre, _)| genre),
-            probabilities,
-            smoothed_genre: smoothed.best().map(|(genre, _)| genre.to_owned()),
-            window_s,
-            provisional,
-            silence,
-            dropped_samples: dropped_frames,
-        })
-    }
-}
-
-/// Seconds at 22050 Hz, rounded to the nearest sample.
-fn seconds_to_samples(seconds: f64) -> usize {
-    (seconds * f64::from(SAMPLE_RATE)).round() as usize
-}
-
-/// The hop in samples, rounded to a whole number (at least one) of STFT hops
-/// so that consecutive windows share their frames.
-fn hop_samples(hop_s: f64) -> u64 {
-    let stft_hops = (seconds_to_samples(hop_s) as f64 / HOP_LENGTH as f64).round() as u64;
-    stft_hops.max(1) * HOP_LENGTH as u64
-}
-
-/// The mean of the last few probability vectors: a moving average that keeps
-/// one odd window from flipping the reported genre.
-struct ProbabilitySmoother {
-    capacity: usize,
-    recent: VecDeque<Vec<f32>>,
-}
-
-impl ProbabilitySmoother {
-    fn new(capacity: usize) -> Self {
-        Self {
-            capacity: capacity.max(1),
-            recent: VecDeque::with_capacity(capacity.max(1)),
-        }
-    }
-
-    fn push(&mut self, probabilities: &[f32]) {
-        if self.recent.len() == self.capacity {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(probabilities.to_vec());
-    }
-
-    /// Element-wise mean of the remembered vectors (empty before the first).
-    fn mean(&self) -> Vec<f32> {
-        let Some(first) = self.recent.front() else {
-            return Vec::new();
-        };
-        let mut sum = vec![0.0f32; first.len()];
-        for probabilities in &self.recent {
-            for (total, p) in sum.iter_mut().zip(probabilities) {
-                *total += p;
+            match outcome.verdict {
+                Ok(window) => emit(prediction(device, smoother.add(window), dropped_frames)),
+                Err(error) => tracing::warn!("mic: no prediction for this window: {error}"),
             }
+        });
+        if windows > 0 {
+            // The per-hop cost, for benches/mic.sh (debug level: not a prediction log).
+            tracing::debug!(
+                "mic: window analysed in {:.1} ms",
+                started.elapsed().as_secs_f64() * 1e3 / f64::from(windows)
+            );
         }
-        let count = self.recent.len() as f32;
-        sum.iter().map(|total| total / count).collect()
+    }
+}
+
+/// The record of one window of the stream.
+fn prediction(device: &str, verdict: StreamVerdict, dropped_frames: u64) -> MicPrediction {
+    let window = verdict.window;
+    let best = window
+        .judgement
+        .as_ref()
+        .and_then(|judgement| judgement.best())
+        .map(|(genre, p)| (genre.to_owned(), p));
+    MicPrediction {
+        time: crate::sinks::now_rfc3339(),
+        source: MIC_SOURCE,
+        device: device.to_owned(),
+        confidence: best.as_ref().map_or(0.0, |(_, p)| *p),
+        genre: best.map(|(genre, _)| genre),
+        window_s: window.length_s(),
+        provisional: verdict.provisional,
+        silence: window.judgement.is_none(),
+        probabilities: window.judgement.map_or_else(
+            || Probabilities(Vec::new()),
+            |judgement| judgement.probabilities,
+        ),
+        smoothed_genre: verdict.smoothed.best().map(|(genre, _)| genre.to_owned()),
+        dropped_samples: dropped_frames,
     }
 }
 
@@ -219,12 +141,12 @@ impl DebugWavs {
         })
     }
 
-    fn save(&mut self, window: &[f32]) {
+    fn save(&mut self, sample_rate: u32, window: &[f32]) {
         let path = self
             .dir
             .join(format!("mic-{}-{:05}.wav", self.session, self.saved));
         self.saved += 1;
-        if let Err(error) = write_new_wav(&path, SAMPLE_RATE, window) {
+        if let Err(error) = write_new_wav(&path, sample_rate, window) {
             tracing::warn!("mic: cannot save debug window {}: {error}", path.display());
         }
     }
@@ -233,20 +155,33 @@ impl DebugWavs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::SAMPLE_RATE;
 
     #[test]
-    fn hop_is_rounded_to_whole_stft_hops() {
-        assert_eq!(hop_samples(5.0), 215 * 512, "110250 samples ≈ 215.3 hops");
-        assert_eq!(hop_samples(0.001), 512, "never less than one hop");
-    }
-
-    #[test]
-    fn smoother_averages_only_the_most_recent_vectors() {
-        let mut smoother = ProbabilitySmoother::new(2);
-        assert!(smoother.mean().is_empty());
-        smoother.push(&[1.0, 0.0]);
-        smoother.push(&[0.0, 1.0]);
-        smoother.push(&[0.0, 1.0]);
-        assert_eq!(smoother.mean(), vec![0.0, 1.0]);
+    fn hop_is_rounded_to_whole_stft_hops_and_the_first_window_is_provisional() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-2.onnx");
+        let classifier = Arc::new(Classifier::load(&path).unwrap_or_else(|e| panic!("{e}")));
+        let config = MicConfig {
+            window_s: 12.0,
+            min_window_s: 10.0,
+            hop_s: 5.0,
+            ..MicConfig::default()
+        };
+        let mut predictor = WindowPredictor::new(&config, classifier, SAMPLE_RATE)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tone: Vec<f32> = (0..20 * SAMPLE_RATE as usize)
+            .map(|n| 0.3 * (n as f32 * 0.05).sin())
+            .collect();
+        let mut predictions = Vec::new();
+        for block in tone.chunks(4096) {
+            predictor.feed(block, 0, &mut |p| predictions.push(p));
+        }
+        let lengths: Vec<(f64, bool)> = predictions
+            .iter()
+            .map(|p| (p.window_s, p.provisional))
+            .collect();
+        // Windows end at 10 s, then every 215 hops of 512 (4.99 s): 14.99 and 19.98 s,
+        // each holding the last 12 s.
+        assert_eq!(lengths, [(10.0, true), (12.0, false), (12.0, false)]);
     }
 }

@@ -1,0 +1,147 @@
+//! Aggregators: what a source makes of its windows. A file's verdict is the mean over its
+//! judged windows; a live stream's is each window with a moving average of the last few.
+
+use std::collections::VecDeque;
+
+use crate::pipeline::{Probabilities, Timings};
+
+use super::engine::{mean_of, StreamLevel};
+use super::verdict::{FileVerdict, Judgement, StreamVerdict, TagScores, WindowVerdict};
+
+/// Why a file's windows give no verdict.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+pub enum NoMusic {
+    #[error("silent: no window is louder than the silence threshold")]
+    Silent,
+    /// Sound is variation: a constant level (a DC offset, even at full scale) is as empty as
+    /// silence, though its RMS is high.
+    #[error("no sound: the signal holds a constant level of {level:.3} (DC) and nothing else")]
+    ConstantLevel { level: f32 },
+}
+
+/// A file's judged windows, collected as the engine hands them out.
+#[derive(Debug, Default)]
+pub struct FileMean {
+    windows: Vec<WindowVerdict>,
+}
+
+impl FileMean {
+    pub fn new() -> Self {
+        FileMean::default()
+    }
+
+    /// Takes one window's verdict; silent windows are left out of the file's.
+    pub fn add(&mut self, window: WindowVerdict) {
+        if window.judgement.is_some() {
+            self.windows.push(window);
+        }
+    }
+
+    /// The file's verdict: every probability and tag score averaged over the judged windows.
+    /// With none, `level` (the whole stream's) tells silence from a constant level, against
+    /// `silence_rms`.
+    pub fn finish(
+        self,
+        level: StreamLevel,
+        silence_rms: f32,
+        duration_s: f64,
+        model: &str,
+        timings: Timings,
+    ) -> Result<FileVerdict, NoMusic> {
+        let judgements: Vec<&Judgement> = self
+            .windows
+            .iter()
+            .filter_map(|window| window.judgement.as_ref())
+            .collect();
+        let Some(first) = judgements.first() else {
+            return Err(if level.rms() < silence_rms {
+                NoMusic::Silent
+            } else {
+                NoMusic::ConstantLevel {
+                    level: level.mean(),
+                }
+            });
+        };
+        let probabilities = mean_probabilities(
+            &first.probabilities,
+            judgements.iter().map(|j| &j.probabilities),
+        );
+        let tags = first
+            .tags
+            .iter()
+            .enumerate()
+            .map(|(v, vocabulary)| TagScores {
+                vocabulary: vocabulary.vocabulary.clone(),
+                scores: mean_probabilities(
+                    &vocabulary.scores,
+                    judgements
+                        .iter()
+                        .filter_map(|j| j.tags.get(v).map(|t| &t.scores)),
+                ),
+            })
+            .collect();
+        Ok(FileVerdict {
+            judgement: Judgement {
+                probabilities,
+                tags,
+            },
+            windows: self.windows,
+            duration_s,
+            model: model.to_owned(),
+            timings,
+        })
+    }
+}
+
+/// The mean of probability sets labelled like `like`.
+fn mean_probabilities<'a>(
+    like: &Probabilities,
+    sets: impl Iterator<Item = &'a Probabilities>,
+) -> Probabilities {
+    let values: Vec<Vec<f32>> = sets
+        .map(|set| set.0.iter().map(|(_, p)| *p).collect())
+        .collect();
+    let labels: Vec<String> = like.0.iter().map(|(label, _)| label.clone()).collect();
+    Probabilities::new(&labels, &mean_of(values.iter().map(Vec::as_slice)))
+}
+
+/// A live stream's windows with the moving average of the last `smoothing` judged ones, so
+/// one odd window does not flip the reported genre.
+#[derive(Debug)]
+pub struct StreamSmoother {
+    capacity: usize,
+    recent: VecDeque<Probabilities>,
+    /// Samples in a full window: shorter ones are provisional.
+    full_window: u64,
+}
+
+impl StreamSmoother {
+    /// Averages the last `smoothing` (at least 1) judged windows of `full_window` samples.
+    pub fn new(smoothing: usize, full_window: u64) -> Self {
+        let capacity = smoothing.max(1);
+        StreamSmoother {
+            capacity,
+            recent: VecDeque::with_capacity(capacity),
+            full_window,
+        }
+    }
+
+    /// The stream's verdict after `window`.
+    pub fn add(&mut self, window: WindowVerdict) -> StreamVerdict {
+        if let Some(judgement) = &window.judgement {
+            if self.recent.len() == self.capacity {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(judgement.probabilities.clone());
+        }
+        let smoothed = match self.recent.front() {
+            Some(first) => mean_probabilities(first, self.recent.iter()),
+            None => Probabilities(Vec::new()),
+        };
+        StreamVerdict {
+            provisional: window.end - window.start < self.full_window,
+            window,
+            smoothed,
+        }
+    }
+}

@@ -1,0 +1,487 @@
+//! The engine proper: samples in, window verdicts out, for any front end and model.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::audio::resample::{ResampleError, StreamResampler};
+use crate::frontend::{FrontEnd, FrontEndError, Span, WindowAudio};
+use crate::model::ModelError;
+use crate::pipeline::{Probabilities, Timings};
+
+use super::model::{TagVocabulary, UnitModel, UnitOutput};
+use super::schedule::{Ending, Schedule};
+use super::verdict::{Judgement, TagScores, WindowVerdict};
+
+/// Where windows lie and when a window is silence, in seconds and RMS.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EngineSettings {
+    /// Window length.
+    pub length_s: f64,
+    /// Between the ends of consecutive windows.
+    pub hop_s: f64,
+    /// Round the hop to whole frame hops of the front end, so that consecutive windows
+    /// share their frames (the microphone does). Files keep the hop as given: their window
+    /// starts are reported in seconds, and 15 s is no whole number of 512-sample hops.
+    pub whole_frame_hops: bool,
+    /// When the first window ends: `None` for a full window (a file); a live stream gives
+    /// a shorter, provisional, first window sooner.
+    pub first_window_s: Option<f64>,
+    pub ending: Ending,
+    /// A window whose RMS about its mean is below this holds no music and is not judged.
+    pub silence_rms: f32,
+}
+
+/// Why one window got no verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    #[error(transparent)]
+    FrontEnd(#[from] FrontEndError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The model broke its contract of one output per unit.
+    #[error("the model gave {outputs} outputs for {units} units")]
+    UnitCount { units: usize, outputs: usize },
+    /// The window is shorter than the front end's smallest unit.
+    #[error("{length_s:.2} s of audio hold no whole unit of the model's front end")]
+    NoUnits { length_s: f64 },
+}
+
+/// One window's outcome, with its samples (at the front end's rate) for whoever keeps
+/// them (the microphone's debug recordings).
+pub struct WindowOutcome<'a> {
+    pub verdict: Result<WindowVerdict, WindowError>,
+    pub samples: &'a [f32],
+}
+
+/// What every sample of a stream added up to, at the front end's rate: enough to tell
+/// silence from a constant level when no window was judged.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StreamLevel {
+    pub samples: u64,
+    sum: f64,
+    sum_of_squares: f64,
+}
+
+impl StreamLevel {
+    fn add(&mut self, samples: &[f32]) {
+        self.samples += samples.len() as u64;
+        for &x in samples {
+            let x = f64::from(x);
+            self.sum += x;
+            self.sum_of_squares += x * x;
+        }
+    }
+
+    /// The root mean square of the stream (0 for an empty one).
+    pub fn rms(&self) -> f32 {
+        if self.samples == 0 {
+            return 0.0;
+        }
+        (self.sum_of_squares / self.samples as f64).sqrt() as f32
+    }
+
+    /// The mean of the stream (0 for an empty one).
+    pub fn mean(&self) -> f32 {
+        if self.samples == 0 {
+            return 0.0;
+        }
+        (self.sum / self.samples as f64) as f32
+    }
+}
+
+/// A stream analysis: the same for a file and the microphone whatever the front end.
+/// Object safe, so a source holds `Box<dyn Analyzer>` for whichever front end its model has.
+pub trait Analyzer: Send {
+    /// Begins a new stream at `source_rate` Hz (mono), forgetting the last one; the front
+    /// end's plans and filterbanks are kept.
+    fn start(&mut self, source_rate: u32) -> Result<(), ResampleError>;
+
+    /// Feeds the stream's next samples, in blocks of any size, and hands every window they
+    /// complete to `emit`.
+    fn push(&mut self, samples: &[f32], emit: &mut dyn FnMut(WindowOutcome<'_>));
+
+    /// Ends the stream: the resampler's last samples, the windows they complete and a
+    /// file's end-aligned window go to `emit`.
+    fn finish(&mut self, emit: &mut dyn FnMut(WindowOutcome<'_>));
+
+    /// What the engine was made with.
+    fn settings(&self) -> &EngineSettings;
+
+    /// The model's name, as records carry it.
+    fn model_name(&self) -> &str;
+
+    /// The model's genres.
+    fn labels(&self) -> &[String];
+
+    /// Samples in a full window, at [`sample_rate`](Self::sample_rate).
+    fn window_length(&self) -> u64;
+
+    /// The front end's rate, at which windows are positioned.
+    fn sample_rate(&self) -> u32;
+
+    /// The stream so far, at the front end's rate.
+    fn level(&self) -> StreamLevel;
+
+    /// Time spent in the front end and the model on this stream (`decode_ms` is the
+    /// caller's).
+    fn timings(&self) -> Timings;
+
+    /// Frames the front end analysed since it was made; each frame counts once.
+    fn frames_computed(&self) -> u64;
+}
+
+/// The engine for front end `F`.
+pub struct Engine<F: FrontEnd> {
+    front_end: F,
+    model: Arc<dyn UnitModel<F::Unit>>,
+    settings: EngineSettings,
+    /// `None` while the source is at the front end's rate.
+    resampler: Option<StreamResampler>,
+    source_rate: u32,
+    /// Samples given to [`push`](Analyzer::push) in this stream, at the source rate.
+    source_samples: u64,
+    /// Resampler output not yet in `buffer` (kept to reuse its allocation).
+    resampled: Vec<f32>,
+    /// The stream from `buffer_start` on, at the front end's rate: what windows to come need.
+    buffer: Vec<f32>,
+    buffer_start: u64,
+    schedule: Schedule,
+    /// Model outputs by unit, for the windows to come.
+    units: BTreeMap<Span, UnitOutput>,
+    level: StreamLevel,
+    timings: Timings,
+}
+
+impl<F: FrontEnd> Engine<F> {
+    /// An engine ready for a stream at the front end's own rate ([`Analyzer::start`]
+    /// begins one at another).
+    pub fn new(front_end: F, model: Arc<dyn UnitModel<F::Unit>>, settings: EngineSettings) -> Self {
+        let rate = front_end.sample_rate();
+        let mut engine = Engine {
+            resampler: None,
+            schedule: schedule(&settings, rate, front_end.hop_length()),
+            front_end,
+            model,
+            settings,
+            source_rate: rate,
+            source_samples: 0,
+            resampled: Vec::new(),
+            buffer: Vec::new(),
+            buffer_start: 0,
+            units: BTreeMap::new(),
+            level: StreamLevel::default(),
+            timings: Timings::default(),
+        };
+        engine.front_end.start_stream();
+        engine
+    }
+
+    /// The stream position just past the last sample received.
+    fn buffer_end(&self) -> u64 {
+        self.buffer_start + self.buffer.len() as u64
+    }
+
+    /// Moves the resampler's output into the buffer and the front end.
+    fn absorb_resampled(&mut self) {
+        self.level.add(&self.resampled);
+        self.front_end.push(&self.resampled);
+        self.buffer.extend_from_slice(&self.resampled);
+        self.resampled.clear();
+    }
+
+    /// Judges every window the buffer completes, then lets go of what no later window needs.
+    fn judge_due(&mut self, emit: &mut dyn FnMut(WindowOutcome<'_>)) {
+        while let Some(window) = self.schedule.next_due(self.buffer_end()) {
+            self.judge_and_emit(window, emit);
+        }
+        let keep_from = self.schedule.keep_from().min(self.buffer_end());
+        if keep_from > self.buffer_start {
+            self.buffer
+                .drain(..(keep_from - self.buffer_start) as usize);
+            self.buffer_start = keep_from;
+        }
+        self.units.retain(|unit, _| unit.start >= keep_from);
+        self.front_end.forget_before(keep_from);
+    }
+
+    fn judge_and_emit(&mut self, window: Span, emit: &mut dyn FnMut(WindowOutcome<'_>)) {
+        let verdict = self.judge(window);
+        let samples = self.window_samples(window);
+        emit(WindowOutcome { verdict, samples });
+    }
+
+    fn window_samples(&self, window: Span) -> &[f32] {
+        let start = (window.start - self.buffer_start) as usize;
+        &self.buffer[start..start + window.len() as usize]
+    }
+
+    fn judge(&mut self, window: Span) -> Result<WindowVerdict, WindowError> {
+        let rate = self.front_end.sample_rate();
+        let start = (window.start - self.buffer_start) as usize;
+        let samples = &self.buffer[start..start + window.len() as usize];
+        let mut verdict = WindowVerdict {
+            start: window.start,
+            end: window.end,
+            sample_rate: rate,
+            judgement: None,
+        };
+        if rms_about_mean(samples) < self.settings.silence_rms {
+            return Ok(verdict);
+        }
+        let keys = self.front_end.units(window);
+        if keys.is_empty() {
+            return Err(WindowError::NoUnits {
+                length_s: window.len() as f64 / f64::from(rate),
+            });
+        }
+        let missing: Vec<Span> = keys
+            .iter()
+            .filter(|key| !self.units.contains_key(key))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            let audio = WindowAudio {
+                span: window,
+                samples,
+            };
+            let started = Instant::now();
+            let inputs = missing
+                .iter()
+                .map(|&unit| self.front_end.unit(unit, &audio))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.timings.features_ms += elapsed_ms(started);
+            let started = Instant::now();
+            let outputs = self.model.infer(&inputs)?;
+            self.timings.inference_ms += elapsed_ms(started);
+            if outputs.len() != inputs.len() {
+                return Err(WindowError::UnitCount {
+                    units: inputs.len(),
+                    outputs: outputs.len(),
+                });
+            }
+            self.units.extend(missing.into_iter().zip(outputs));
+        }
+        let outputs: Vec<&UnitOutput> = keys.iter().filter_map(|key| self.units.get(key)).collect();
+        verdict.judgement = Some(mean_judgement(
+            self.model.labels(),
+            self.model.tag_vocabularies(),
+            &outputs,
+        ));
+        Ok(verdict)
+    }
+}
+
+impl<F: FrontEnd> Analyzer for Engine<F> {
+    fn start(&mut self, source_rate: u32) -> Result<(), ResampleError> {
+        let rate = self.front_end.sample_rate();
+        self.resampler = if source_rate == rate {
+            None
+        } else {
+            Some(StreamResampler::new(source_rate, rate)?)
+        };
+        self.source_rate = source_rate;
+        self.source_samples = 0;
+        self.resampled.clear();
+        self.buffer.clear();
+        self.buffer_start = 0;
+        self.schedule = schedule(&self.settings, rate, self.front_end.hop_length());
+        self.units.clear();
+        self.level = StreamLevel::default();
+        self.timings = Timings::default();
+        self.front_end.start_stream();
+        Ok(())
+    }
+
+    fn push(&mut self, samples: &[f32], emit: &mut dyn FnMut(WindowOutcome<'_>)) {
+        self.source_samples += samples.len() as u64;
+        match &mut self.resampler {
+            Some(resampler) => resampler.process(samples, &mut self.resampled),
+            None => self.resampled.extend_from_slice(samples),
+        }
+        self.absorb_resampled();
+        self.judge_due(emit);
+    }
+
+    fn finish(&mut self, emit: &mut dyn FnMut(WindowOutcome<'_>)) {
+        let rate = self.front_end.sample_rate();
+        let produced = self.buffer_end();
+        let total = match &mut self.resampler {
+            Some(resampler) => flush_resampler(
+                resampler,
+                self.source_samples,
+                self.source_rate,
+                rate,
+                produced,
+                &mut self.resampled,
+            ),
+            None => produced,
+        };
+        self.absorb_resampled();
+        self.front_end.finish();
+        self.judge_due(emit);
+        debug_assert_eq!(self.buffer_end(), total);
+        if let Some(window) = self.schedule.finish(total) {
+            self.judge_and_emit(window, emit);
+        }
+    }
+
+    fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    fn model_name(&self) -> &str {
+        self.model.name()
+    }
+
+    fn labels(&self) -> &[String] {
+        self.model.labels()
+    }
+
+    fn window_length(&self) -> u64 {
+        self.schedule.length()
+    }
+
+    fn sample_rate(&self) -> u32 {
+        self.front_end.sample_rate()
+    }
+
+    fn level(&self) -> StreamLevel {
+        self.level
+    }
+
+    fn timings(&self) -> Timings {
+        self.timings
+    }
+
+    fn frames_computed(&self) -> u64 {
+        self.front_end.frames_computed()
+    }
+}
+
+/// The windows of `settings` in samples at `rate`, the hop rounded to whole `frame_hop`s.
+fn schedule(settings: &EngineSettings, rate: u32, frame_hop: usize) -> Schedule {
+    let samples = |seconds: f64| (seconds * f64::from(rate)).round().max(0.0) as u64;
+    let length = samples(settings.length_s).max(1);
+    let hop = samples(settings.hop_s);
+    let hop = if settings.whole_frame_hops {
+        let frame_hop = frame_hop as u64;
+        (hop as f64 / frame_hop as f64).round().max(1.0) as u64 * frame_hop
+    } else {
+        hop
+    };
+    let first_end = settings.first_window_s.map_or(length, samples);
+    Schedule::new(length, hop, first_end, settings.ending, rate)
+}
+
+/// Appends the resampler's last outputs to `output`, so that the stream holds exactly
+/// `ceil(source_samples · to / from)` samples, as `audio::resample` gives a whole clip;
+/// returns that length. `produced` is how many the stream holds already.
+fn flush_resampler(
+    resampler: &mut StreamResampler,
+    source_samples: u64,
+    from_rate: u32,
+    to_rate: u32,
+    produced: u64,
+    output: &mut Vec<f32>,
+) -> u64 {
+    /// Zeros fed at a time: the input is taken as silence past its end.
+    const FLUSH_BLOCK: usize = 4096;
+    let total =
+        (u128::from(source_samples) * u128::from(to_rate)).div_ceil(u128::from(from_rate)) as u64;
+    let zeros = [0.0; FLUSH_BLOCK];
+    while produced + (output.len() as u64) < total {
+        resampler.process(&zeros, output);
+    }
+    output.truncate((total - produced) as usize);
+    total
+}
+
+/// The mean of the units' outputs: each genre's probability, each tag's score.
+fn mean_judgement(
+    labels: &[String],
+    vocabularies: &[TagVocabulary],
+    outputs: &[&UnitOutput],
+) -> Judgement {
+    let probabilities = Probabilities::new(labels, &mean_of(outputs.iter().map(|o| &o.genre[..])));
+    let tags = vocabularies
+        .iter()
+        .enumerate()
+        .map(|(v, vocabulary)| TagScores {
+            vocabulary: vocabulary.name.clone(),
+            scores: Probabilities::new(
+                &vocabulary.labels,
+                &mean_of(
+                    outputs
+                        .iter()
+                        .filter_map(|o| o.tags.get(v).map(Vec::as_slice)),
+                ),
+            ),
+        })
+        .collect();
+    Judgement {
+        probabilities,
+        tags,
+    }
+}
+
+/// The element-wise mean of vectors, summed in f64 (empty for none).
+pub(crate) fn mean_of<'a>(vectors: impl Iterator<Item = &'a [f32]>) -> Vec<f32> {
+    let mut sum: Vec<f64> = Vec::new();
+    let mut count = 0usize;
+    for vector in vectors {
+        if sum.is_empty() {
+            sum.resize(vector.len(), 0.0);
+        }
+        sum.iter_mut()
+            .zip(vector)
+            .for_each(|(s, &p)| *s += f64::from(p));
+        count += 1;
+    }
+    sum.iter().map(|s| (s / count as f64) as f32).collect()
+}
+
+/// Root mean square about the mean: the energy of what varies, so a DC offset counts as
+/// silence however large it is.
+fn rms_about_mean(samples: &[f32]) -> f32 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let n = samples.len() as f64;
+    let mean = f64::from((samples.iter().map(|&x| f64::from(x)).sum::<f64>() / n) as f32);
+    let energy: f64 = samples.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum();
+    (energy / n).sqrt() as f32
+}
+
+fn elapsed_ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rms(samples: &[f32]) -> f32 {
+        let mut level = StreamLevel::default();
+        level.add(samples);
+        level.rms()
+    }
+
+    #[test]
+    fn rms_of_known_signals() {
+        assert_eq!(rms(&[]), 0.0);
+        assert_eq!(rms(&[0.5, -0.5, 0.5, -0.5]), 0.5);
+        // A full-scale sine has RMS 1/sqrt(2).
+        let sine: Vec<f32> = (0..22050)
+            .map(|n| (2.0 * std::f32::consts::PI * 441.0 * n as f32 / 22050.0).sin())
+            .collect();
+        assert!((rms(&sine) - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-4);
+    }
+
+    #[test]
+    fn a_dc_offset_is_not_sound() {
+        assert_eq!(rms_about_mean(&[0.7; 100]), 0.0);
+        assert_eq!(rms_about_mean(&[1.5, 0.5, 1.5, 0.5]), 0.5);
+        assert_eq!(rms_about_mean(&[]), 0.0);
+    }
+}

@@ -1,0 +1,30 @@
+//! The one analysis engine, for files and the microphone alike:
+//!
+//! ```text
+//! mono samples at any rate ─ resampler ─ front end ─ windows by stream position ─ model ─ verdicts
+//!   (a decoder, the capture ring)        (the model's)  (frames computed once)   (units kept by position)
+//! ```
+//!
+//! A window is a stretch of the stream ([`Schedule`]); the front end names the units it is
+//! judged on by their place in the stream, and each unit goes through the model once, its
+//! output kept while a later window may contain it. What a source makes of the windows is
+//! its aggregator's: a file's verdict is the mean over its windows ([`FileMean`]), the
+//! microphone's a moving average ([`StreamSmoother`]). The engine keeps only what the windows
+//! to come need, so memory does not grow with the stream.
+
+mod aggregate;
+mod engine;
+mod file;
+mod model;
+mod schedule;
+mod verdict;
+
+pub use aggregate::{FileMean, NoMusic, StreamSmoother};
+pub use engine::{Analyzer, Engine, EngineSettings, StreamLevel, WindowError, WindowOutcome};
+pub use file::{FileAnalysis, FileAnalysisError};
+pub use model::{TagVocabulary, UnitModel, UnitOutput};
+pub use schedule::{Ending, Schedule};
+pub use verdict::{FileVerdict, Judgement, StreamVerdict, TagScores, WindowVerdict};
+
+#[cfg(test)]
+mod tests;

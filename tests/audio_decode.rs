@@ -445,6 +445,9 @@ fn kind(error: &AudioError) -> &'static str {
         AudioError::UnsupportedCodec { .. } => "UnsupportedCodec",
         AudioError::NoSamples { .. } => "NoSamples",
         AudioError::SampleRate { .. } => "SampleRate",
+        AudioError::TooLong { .. } => "TooLong",
+        AudioError::NonFinite { .. } => "NonFinite",
+        AudioError::OutOfRange { .. } => "OutOfRange",
     }
 }
 

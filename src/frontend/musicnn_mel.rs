@@ -62,14 +62,16 @@ const CENTRE_PAD: usize = N_FFT / 2;
 /// The gain inside the compression `log10(LOG_GAIN · x + 1)`.
 const LOG_GAIN: f32 = 10_000.0;
 
-/// `log10(65504 + 1)`, the compression of the largest finite float16.
+/// `log10(65504 + 1) = 4.81627445…`, the compression of the largest finite float16, rounded to
+/// float32 as the reference computes it (`np.float32(np.log10(np.float32(65504) + 1))`, the
+/// largest value in every clamped `values/*.logmel.npy`).
 ///
 /// musicnn casts the mel power to float16 and computes `log10(10000 x + 1)` in float16: above
 /// a mel power of about 6.55 the product overflows to +inf (loud music does; blues.00000 has
 /// 1426 such bins) and musicnn feeds inf to its network. The reference values clamp the log
 /// at the largest finite float16 instead, and so does this front end. The log itself is taken
 /// in float32, which the reference README measured to give the same top-5 tags.
-const LOG_CEILING: f32 = 4.816_284_6;
+const LOG_CEILING: f32 = 4.816_274_6;
 
 /// Why mel frames cannot be cut into patches.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -285,12 +287,18 @@ mod tests {
 
     #[test]
     fn a_tone_lands_in_its_mel_band() {
-        // 1 kHz lies in Slaney band 14 of 96 (edges 0..8 kHz): the loudest band of a frame.
+        // A 1 kHz tone at -40 dBFS: loud enough to stand out, quiet enough that no band
+        // reaches the ceiling (at full scale bands 30-33 all clamp, and the loudest is a tie).
+        // Band b spans edges b..b+2; librosa's melspectrogram of this tone is loudest in band
+        // 31, whose edges are mel_frequencies(98, fmax=8000)[31..34].
         let tone: Vec<f32> = (0..8000)
-            .map(|n| (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 16000.0).sin() as f32)
+            .map(|n| {
+                (0.01 * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / 16000.0).sin()) as f32
+            })
             .collect();
         let frames = log_mel(&tone);
         let middle = frames.row(frames.nrows() / 2);
+        assert!(middle.iter().all(|&x| x < LOG_CEILING));
         let loudest = (0..N_MELS).max_by(|&a, &b| middle[a].total_cmp(&middle[b]));
         let edges = MelParams {
             sample_rate: SAMPLE_RATE,
@@ -300,11 +308,15 @@ mod tests {
             fmax: F_MAX,
         }
         .band_edges();
-        let band = loudest.unwrap_or_default();
-        assert!(
-            edges[band] < 1000.0 && 1000.0 < edges[band + 2],
-            "band {band}"
-        );
+        let librosa_edges = [
+            963.996_463_663_006_1,
+            995.093_123_781_167_6,
+            1_027.376_959_631_034,
+        ];
+        for (ours, librosa) in edges[31..34].iter().zip(librosa_edges) {
+            assert!((ours - librosa).abs() < 1e-9, "{ours} vs {librosa}");
+        }
+        assert_eq!(loudest, Some(31));
     }
 
     #[test]

@@ -17,6 +17,7 @@ const CLIP: &str = concat!(
 fn thirty_seconds() -> Vec<f32> {
     let options = LoadOptions {
         max_duration_s: Some(30.0),
+        sample_rate: None,
     };
     match load(Path::new(CLIP), options) {
         Ok(clip) => clip.samples,

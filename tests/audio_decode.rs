@@ -19,9 +19,11 @@ const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
 const RAMP_FRAMES: usize = 2205;
 const WHOLE_FILE: LoadOptions = LoadOptions {
     max_duration_s: None,
+    sample_rate: None,
 };
 const FIRST_30_S: LoadOptions = LoadOptions {
     max_duration_s: Some(30.0),
+    sample_rate: None,
 };
 
 fn data(name: &str) -> PathBuf {
@@ -254,6 +256,7 @@ fn duration_limit_truncates_and_never_pads() {
     assert_eq!(short.samples.len(), RAMP_FRAMES);
     let unbounded = LoadOptions {
         max_duration_s: Some(f64::INFINITY),
+        sample_rate: None,
     };
     assert_eq!(
         load(&data("pcm_s16.flac"), unbounded).samples.len(),
@@ -268,6 +271,7 @@ fn duration_limit_truncates_and_never_pads() {
         &data("tone1k_44k_stereo.wav"),
         LoadOptions {
             max_duration_s: Some(0.05),
+            sample_rate: None,
         },
     );
     // round(44100 · 0.05) = 2205 native frames, resampled to ceil(2205 / 2).
@@ -278,6 +282,7 @@ fn duration_limit_truncates_and_never_pads() {
         &data("pcm_s16.au"),
         LoadOptions {
             max_duration_s: Some(0.01),
+            sample_rate: None,
         },
     );
     assert_eq!(au.samples, scaled_ramp(16)[..221]);

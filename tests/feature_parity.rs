@@ -58,6 +58,7 @@ fn expected_row(csv: &str, file_name: &str) -> [f64; N_FEATURES] {
 fn load_clip(path: &Path) -> Vec<f32> {
     let options = LoadOptions {
         max_duration_s: Some(30.0),
+        sample_rate: None,
     };
     load(path, options)
         .unwrap_or_else(|e| panic!("{e} (tests need ../shared)"))

@@ -4,7 +4,9 @@
 //! The steps, in librosa 0.6.1's order: decode to f32 with libsndfile's integer scaling
 //! (symphonia for WAV, FLAC, MP3 and Ogg Vorbis; `au.rs` for GTZAN's Sun audio), average the
 //! channels in f32, keep the first `round(rate·duration)` frames (never pad), then resample to
-//! 22050 Hz only when the file's rate differs, to `ceil(n·22050/rate)` samples.
+//! 22050 Hz only when the file's rate differs, to `ceil(n·22050/rate)` samples. A caller may
+//! ask for another output rate ([`LoadOptions::sample_rate`]); the file is still resampled
+//! once, straight from its own rate.
 //!
 //! A stream that breaks partway (a corrupt packet, a file cut short of its declared length)
 //! is an error naming the file and how far decoding got, not a shorter clip: features over
@@ -62,18 +64,23 @@ const MAX_RESERVED_FRAMES: usize = 1 << 24;
 /// `1e30` sample is a broken writer, and its power spectrum would overflow the features.
 pub const MAX_SAMPLE_MAGNITUDE: f32 = 100.0;
 
-/// How much of a file [`load`] takes.
+/// How much of a file [`load`] takes, and at which rate it returns it.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LoadOptions {
     /// `Some(30.0)`: the first `round(rate·30)` frames, like `librosa.load(duration=30)`;
     /// `None`: the whole file.
     pub max_duration_s: Option<f64>,
+    /// The rate of [`Clip::samples`], like `librosa.load(sr=…)`: `None` is [`SAMPLE_RATE`],
+    /// the 28 features' 22050 Hz. A front end at another rate (musicnn's 16 kHz) asks for it
+    /// here, so that the file is resampled once, from its own rate, rather than twice.
+    pub sample_rate: Option<u32>,
 }
 
-/// A decoded clip: mono, at [`SAMPLE_RATE`].
+/// A decoded clip: mono, at [`LoadOptions::sample_rate`] ([`SAMPLE_RATE`] by default).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Clip {
-    /// Mono samples at 22050 Hz.
+    /// Mono samples at the requested rate: 22050 Hz unless [`LoadOptions::sample_rate`] says
+    /// otherwise.
     pub samples: Vec<f32>,
     /// The file's own sample rate.
     pub source_rate: u32,
@@ -128,7 +135,8 @@ pub enum AudioError {
     },
 }
 
-/// Loads `path` as a mono clip at [`SAMPLE_RATE`], with librosa 0.6.1's loading semantics.
+/// Loads `path` as a mono clip at [`SAMPLE_RATE`] (or [`LoadOptions::sample_rate`]), with
+/// librosa 0.6.1's loading semantics.
 pub fn load(path: &Path, options: LoadOptions) -> Result<Clip, AudioError> {
     load_file(path, options, None)
 }
@@ -185,10 +193,11 @@ fn load_source<'s>(
     }
     check_samples(&decoded, path)?;
     let duration_s = decoded.mono.len() as f64 / f64::from(decoded.rate);
-    let samples = if decoded.rate == SAMPLE_RATE {
+    let rate = options.sample_rate.unwrap_or(SAMPLE_RATE);
+    let samples = if decoded.rate == rate {
         decoded.mono
     } else {
-        resample::try_resample(&decoded.mono, decoded.rate, SAMPLE_RATE).map_err(|source| {
+        resample::try_resample(&decoded.mono, decoded.rate, rate).map_err(|source| {
             AudioError::SampleRate {
                 path: path.to_owned(),
                 source,

@@ -86,6 +86,7 @@ fn extract_file(extractor: &mut Extractor, path: &Path) -> anyhow::Result<Featur
         path,
         LoadOptions {
             max_duration_s: Some(DEFAULT_LENGTH_S),
+            sample_rate: None,
         },
     )?;
     extractor

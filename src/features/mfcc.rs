@@ -6,7 +6,7 @@
 //! (16 kHz, 512 points, 96 bands to 8 kHz) shares it; librosa 0.11's `filters.mel` is the same
 //! arithmetic.
 
-use super::stft::{fft_frequency, N_BINS};
+use super::stft::fft_frequency;
 use super::{N_FFT, SAMPLE_RATE};
 
 /// `filters.mel(n_mels=128)`.
@@ -211,6 +211,7 @@ impl Dct {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::stft::N_BINS;
 
     #[test]
     fn slaney_mel_scale_matches_librosa() {

@@ -11,7 +11,8 @@
 //! A stream that breaks partway (a corrupt packet, a file cut short of its declared length)
 //! is an error naming the file and how far decoding got, not a shorter clip: features over
 //! part of a song describe something else than the song, and a half-copied file in the drop
-//! folder should be noticed, not classified.
+//! folder should be noticed, not classified. A stream that declares no length (a WAV streamed
+//! with sizes 0xFFFFFFFF, an MPEG stream without a Xing/Info tag) ends where the file ends.
 //!
 //! Decoded samples must be audio: a NaN or an infinity (float files can hold them), or a value
 //! far beyond full scale, is an error too, since every feature computed over it would be
@@ -218,7 +219,7 @@ fn check_samples(decoded: &Decoded, path: &Path) -> Result<(), AudioError> {
         .mono
         .iter()
         .enumerate()
-        .find(|(_, sample)| !(sample.abs() <= MAX_SAMPLE_MAGNITUDE))
+        .find(|(_, sample)| !sample.is_finite() || sample.abs() > MAX_SAMPLE_MAGNITUDE)
     else {
         return Ok(());
     };
@@ -384,9 +385,11 @@ fn decode_with_symphonia<'s>(
         .ok_or_else(|| AudioError::NoAudioTrack {
             path: path.to_owned(),
         })?;
-    // A stream that ends before its stated length was cut short. MPEG audio states an exact
+    // One rule for every format: a stream that ends before its stated length was cut short,
+    // and a stream that states none ends where the file ends. MPEG audio states an exact
     // length only in a Xing/Info tag, which a LAME tag (the encoder delay) proves present;
-    // without one symphonia estimates the length from the bitrate.
+    // without one symphonia estimates the length from the bitrate and the file's own size,
+    // which a cut shrinks along with the audio, so the estimate is no stated length.
     let mpeg_audio = [CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3].contains(&params.codec);
     let declared_frames = track
         .num_frames
@@ -417,6 +420,14 @@ fn decode_with_symphonia<'s>(
             Ok(Some(packet)) => packet,
             // A chained Ogg stream's next link counts as the end of this one.
             Ok(None) | Err(SymphoniaError::ResetRequired) => break,
+            // A stream that states no length ends where the file does: a WAV written to a pipe
+            // (sizes 0xFFFFFFFF, as `ffmpeg -f wav -` writes) is read until the reader hits
+            // the end of the file. With a stated length, the same end is a cut.
+            Err(SymphoniaError::IoError(error))
+                if declared_frames.is_none() && error.kind() == io::ErrorKind::UnexpectedEof =>
+            {
+                break
+            }
             Err(error) => {
                 return Err(corrupt(format!(
                     "{error} (reading packet {}, {} into the audio)",
@@ -543,4 +554,75 @@ fn append_downmix(planes: &[Vec<f32>], max_frames: usize, mono: &mut Vec<f32>) {
             .fold(first[frame], |sum, plane| sum + plane[frame]);
         sum / channel_count
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What symphonia's WAV reader takes per packet: the partial last packet of a test stream
+    /// checks that the audio past the last full packet is kept.
+    const FRAMES_PER_PACKET: usize = 1152;
+    /// The RIFF and data sizes of a WAV streamed to a pipe: unknown.
+    const UNKNOWN_SIZE: u32 = u32::MAX;
+    const PCM_HEADER_BYTES: u32 = 44;
+
+    /// A mono 16-bit PCM WAV at [`SAMPLE_RATE`] holding `samples`, whose header states
+    /// `data_size` bytes of data (and a RIFF size to match, or unknown with it).
+    fn pcm16_wav(data_size: u32, samples: &[i16]) -> Vec<u8> {
+        let riff_size = if data_size == UNKNOWN_SIZE {
+            UNKNOWN_SIZE
+        } else {
+            PCM_HEADER_BYTES - 8 + data_size
+        };
+        let mut bytes = b"RIFF".to_vec();
+        bytes.extend(riff_size.to_le_bytes());
+        bytes.extend(b"WAVEfmt ");
+        bytes.extend(16u32.to_le_bytes());
+        bytes.extend(1u16.to_le_bytes()); // PCM
+        bytes.extend(1u16.to_le_bytes()); // channels
+        bytes.extend(SAMPLE_RATE.to_le_bytes());
+        bytes.extend((SAMPLE_RATE * 2).to_le_bytes()); // bytes per second
+        bytes.extend(2u16.to_le_bytes()); // block align
+        bytes.extend(16u16.to_le_bytes()); // bits per sample
+        bytes.extend(b"data");
+        bytes.extend(data_size.to_le_bytes());
+        bytes.extend(samples.iter().flat_map(|sample| sample.to_le_bytes()));
+        bytes
+    }
+
+    fn ramp(frames: usize) -> Vec<i16> {
+        (0..frames)
+            .map(|i| ((i * 2731) % 65536) as u16 as i16)
+            .collect()
+    }
+
+    fn load_wav(bytes: &[u8]) -> Result<Clip, AudioError> {
+        load_bytes(bytes, Path::new("test.wav"), LoadOptions::default(), None)
+    }
+
+    #[test]
+    fn a_wav_of_unknown_length_is_read_to_the_end_of_the_file() {
+        let samples = ramp(2 * FRAMES_PER_PACKET + 196);
+        let data_size = u32::try_from(2 * samples.len()).expect("a small test stream");
+        let sized = load_wav(&pcm16_wav(data_size, &samples)).expect("a WAV with its sizes");
+        let streamed = load_wav(&pcm16_wav(UNKNOWN_SIZE, &samples)).expect("a streamed WAV");
+        assert_eq!(streamed.samples.len(), samples.len());
+        assert_eq!(streamed, sized);
+    }
+
+    #[test]
+    fn a_wav_of_stated_length_that_ends_early_is_truncated() {
+        let samples = ramp(3 * FRAMES_PER_PACKET);
+        let data_size = u32::try_from(2 * samples.len()).expect("a small test stream");
+        // Cut at a packet boundary, and inside a packet.
+        for frames in [2 * FRAMES_PER_PACKET, 2000] {
+            let error = load_wav(&pcm16_wav(data_size, &samples[..frames]))
+                .expect_err("a cut WAV must not load");
+            assert!(
+                matches!(error, AudioError::Corrupt { .. }),
+                "{frames} frames: {error}"
+            );
+        }
+    }
 }

@@ -308,7 +308,27 @@ mod tests {
             .map(|file| file.link)
             .collect::<Vec<_>>();
         assert_eq!(linked, [true, false]);
-        assert!(matches!(items[1], Err(Skipped::DirectoryLink { .. })));
+        // In name order: dangling.wav, linked.wav, loop, sub/song.wav,
+        // sub/up, theirs. The loops are refused as links, before any loop
+        // detection is needed.
+        let kinds: Vec<&str> = items
+            .iter()
+            .filter_map(|item| match item {
+                Ok(_) => None,
+                Err(Skipped::BrokenLink { .. }) => Some("broken link"),
+                Err(Skipped::DirectoryLink { .. }) => Some("directory link"),
+                Err(other) => panic!("unexpected skip: {other}"),
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "broken link",
+                "directory link",
+                "directory link",
+                "directory link"
+            ]
+        );
         Ok(())
     }
 

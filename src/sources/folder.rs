@@ -47,6 +47,13 @@
 //! is checked again, with a backoff up to [`REAPPEAR_BACKOFF_MAX`], until a
 //! folder is there again; that one is locked, watched and scanned.
 //!
+//! A move away is reported at once (`IN_MOVE_SELF`). A removal is not: the
+//! kernel sends `IN_DELETE_SELF` (and `IN_IGNORED`) only once the last open
+//! file of the folder is closed, and genred's own lock keeps one open. So,
+//! besides the events, every [`ROOT_CHECK_INTERVAL`] genred checks that each
+//! watched path is still the folder it locked (same device and inode): a
+//! folder removed, moved away or replaced is noticed within that time.
+//!
 //! The watcher thread never waits for a worker: ready files go into a backlog
 //! that feeds the bounded job channel with non-blocking sends, so a burst of
 //! hundreds of files is queued, not dropped, and the watch keeps up.
@@ -54,6 +61,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::fs::File;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -76,9 +84,9 @@ pub const MIN_STABLE_QUIET: Duration = Duration::from_secs(1);
 /// How often pending files are re-examined while any are waiting.
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How long the watcher sleeps when nothing is pending: events wake it anyway,
-/// so this only bounds the idle wake-ups.
-const IDLE_WAKEUP: Duration = Duration::from_secs(3600);
+/// How often each watched drop folder is checked to still be at its path:
+/// the watcher's only wake-up when nothing is pending.
+pub const ROOT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The first wait before looking again for a drop folder that went away.
 const REAPPEAR_BACKOFF_FIRST: Duration = Duration::from_millis(250);
@@ -192,6 +200,8 @@ pub fn resolve_path(path: &Path) -> PathBuf {
 #[derive(Debug)]
 struct LockedFolder {
     path: PathBuf,
+    /// The (device, inode) of the folder locked.
+    id: (u64, u64),
     _lock: File,
 }
 
@@ -202,14 +212,27 @@ impl LockedFolder {
             path: path.clone(),
             cause,
         })?;
+        let metadata = directory.metadata().map_err(|cause| FolderError::Folder {
+            path: path.clone(),
+            cause,
+        })?;
         match directory.try_lock() {
             Ok(()) => Ok(Self {
                 path,
+                id: (metadata.dev(), metadata.ino()),
                 _lock: directory,
             }),
             Err(std::fs::TryLockError::WouldBlock) => Err(FolderError::Locked { path }),
             Err(std::fs::TryLockError::Error(cause)) => Err(FolderError::Lock { path, cause }),
         }
+    }
+
+    /// Whether the folder locked is still the one at its path: false once it
+    /// was removed, moved away or replaced. (The lock keeps the folder's
+    /// inode alive, so no other folder can get its number meanwhile.)
+    fn is_in_place(&self) -> bool {
+        std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|metadata| (metadata.dev(), metadata.ino()) == self.id)
     }
 }
 
@@ -279,7 +302,7 @@ impl FileFilter {
                 .and_then(OsStr::to_str)
                 .is_some_and(|extension| {
                     let extension = extension.to_lowercase();
-                    self.extensions.iter().any(|e| *e == extension)
+                    self.extensions.contains(&extension)
                 });
         extension_accepted
             && !self.excluded_files.iter().any(|file| file == path)
@@ -633,8 +656,13 @@ impl FolderWatcher {
     pub fn run(mut self, shutdown: &Receiver<()>) {
         self.scan_roots(false);
         let mut next_poll = Instant::now();
+        let mut next_root_check = next_poll + ROOT_CHECK_INTERVAL;
         loop {
             let now = Instant::now();
+            if now >= next_root_check {
+                self.check_roots(now);
+                next_root_check = now + ROOT_CHECK_INTERVAL;
+            }
             if now >= next_poll {
                 self.dispatch_ready(now);
                 self.look_for_gone_roots(now);
@@ -649,8 +677,8 @@ impl FolderWatcher {
                     Root::Watched(_) => None,
                 })
                 .chain(busy.then_some(next_poll))
-                .min();
-            let timeout = wake.map_or(IDLE_WAKEUP, |at| at.saturating_duration_since(now));
+                .fold(next_root_check, Instant::min);
+            let timeout = wake.saturating_duration_since(now);
             crossbeam_channel::select! {
                 recv(shutdown) -> _ => return,
                 recv(self.events) -> event => match event {
@@ -707,7 +735,11 @@ impl FolderWatcher {
         };
         for path in event.paths {
             if signal == Signal::Removed && self.is_watched_root(&path) {
-                self.root_gone(&path, now);
+                // An event handled late may tell of a folder since replaced
+                // by the one watched now: what is at the path decides.
+                if !self.root_in_place(&path) {
+                    self.root_gone(&path, now);
+                }
             } else if matches!(signal, Signal::Created | Signal::Closed) {
                 self.arrived(path, signal, now);
             } else if signal == Signal::Removed || self.filter.accepts_file(&path) {
@@ -720,6 +752,29 @@ impl FolderWatcher {
         self.roots
             .iter()
             .any(|root| matches!(root, Root::Watched(folder) if folder.path == path))
+    }
+
+    /// Whether the watched root at `path` is still the folder it locked.
+    fn root_in_place(&self, path: &Path) -> bool {
+        self.roots.iter().any(|root| {
+            matches!(root, Root::Watched(folder) if folder.path == path && folder.is_in_place())
+        })
+    }
+
+    /// Notices the watched roots that are no longer at their paths (a removal
+    /// sends no event while genred's lock holds the folder open).
+    fn check_roots(&mut self, now: Instant) {
+        let gone: Vec<PathBuf> = self
+            .roots
+            .iter()
+            .filter_map(|root| match root {
+                Root::Watched(folder) if !folder.is_in_place() => Some(folder.path.clone()),
+                _ => None,
+            })
+            .collect();
+        for path in gone {
+            self.root_gone(&path, now);
+        }
     }
 
     /// A name appeared (created or renamed in): what it is decides.
@@ -735,11 +790,10 @@ impl FolderWatcher {
                 self.skipped(&Skipped::DirectoryLink { path });
             }
             Some(Entry::File(file)) if file.link => self.link_left_alone(&file),
-            Some(Entry::File(file)) => {
-                if self.filter.accepts_file(&file.path) {
-                    self.tracker.note(file.path, signal, now);
-                }
+            Some(Entry::File(file)) if self.filter.accepts_file(&file.path) => {
+                self.tracker.note(file.path, signal, now);
             }
+            Some(Entry::File(_)) => {}
             Some(Entry::Skipped(skipped)) => self.skipped(&skipped),
         }
     }
@@ -1020,6 +1074,9 @@ mod tests {
         tracker.note("/m/a.wav".into(), Signal::Closed, start);
         tracker.note("/m/a.wav".into(), Signal::Opened, start);
         let stat = |_: &Path| Some(identity(10));
+        // Looked at right after the events, as the watcher does at each poll
+        // (the quiet runs from the first sight of the file as it is).
+        assert!(tracker.take_ready(start, stat).is_empty());
         assert_eq!(tracker.take_ready(start + SETTLE, stat).len(), 1);
     }
 
@@ -1075,6 +1132,9 @@ mod tests {
         let mut tracker = SettleTracker::new(SETTLE, false);
         created_and_written(&mut tracker, "/m/a.wav", start);
         let stat = |_: &Path| Some(identity(10));
+        // Looked at right after the events, as the watcher does at each poll
+        // (the quiet runs from the first sight of the file as it is).
+        assert!(tracker.take_ready(start, stat).is_empty());
         assert!(tracker.take_ready(start + SETTLE / 2, stat).is_empty());
         assert_eq!(tracker.take_ready(start + SETTLE, stat).len(), 1);
     }

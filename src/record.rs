@@ -121,7 +121,10 @@ pub fn path_bytes(path: &Path) -> Option<String> {
 
 /// Serializes a path as its lossy UTF-8 text, for a JSON `path` field (pair it
 /// with [`path_bytes`] so that no name is lost).
-pub fn serialize_path_lossy<S: serde::Serializer>(path: &Path, serializer: S) -> Result<S::Ok, S::Error> {
+pub fn serialize_path_lossy<S: serde::Serializer>(
+    path: &Path,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&path.to_string_lossy())
 }
 
@@ -132,7 +135,10 @@ mod tests {
 
     #[test]
     fn plain_names_are_shown_as_they_are() {
-        assert_eq!(display_path(Path::new("music/a song.wav")), "music/a song.wav");
+        assert_eq!(
+            display_path(Path::new("music/a song.wav")),
+            "music/a song.wav"
+        );
         assert!(path_bytes(Path::new("music/é.wav")).is_none());
     }
 

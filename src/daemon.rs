@@ -19,7 +19,6 @@
 //! life of the process; the caller applies the log level in `reload`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -29,7 +28,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, ConfigError};
-use crate::model::{Classifier, ModelError};
+use crate::model::{GenreModel, ModelError};
 use crate::pipeline::FileAnalyzer;
 use crate::record::{display_path, FileIdentity};
 use crate::sinks::results::{ResultsError, ResultsFile};
@@ -226,9 +225,8 @@ impl Services {
         } else {
             None
         };
-        let classifier =
-            Arc::new(Classifier::load(&config.model.path).map_err(DaemonError::Model)?);
-        info!(model = %display_path(&config.model.path), labels = ?classifier.labels(), "model loaded");
+        let model = GenreModel::load(&config.model.path).map_err(DaemonError::Model)?;
+        info!(model = %display_path(&config.model.path), labels = ?model.labels(), "model loaded");
         let results_path = resolve_path(&config.results.path);
         let (results, seen) = ResultsFile::open(&results_path).map_err(DaemonError::Results)?;
         info!(results = %display_path(&results_path), known_files = seen.len(), "results file open");
@@ -264,7 +262,7 @@ impl Services {
                 Ok(())
             })?;
             for _ in 0..workers {
-                let mut analyzer = FileAnalyzer::new(Arc::clone(&classifier), config.window);
+                let mut analyzer = FileAnalyzer::new(&model, config.window);
                 let (jobs, results, shutdown) = (
                     worker_jobs.clone(),
                     messages.clone(),
@@ -282,9 +280,9 @@ impl Services {
             } else {
                 StartPolicy::FailFast
             };
-            let (mic_config, classifier, results, shutdown) = (
+            let (mic_config, model, results, shutdown) = (
                 config.mic.clone(),
-                Arc::clone(&classifier),
+                model.clone(),
                 messages.clone(),
                 shutdown_signal.clone(),
             );
@@ -293,8 +291,7 @@ impl Services {
                 let mut emit = |prediction| {
                     let _ = results.send(SinkMessage::Mic(prediction));
                 };
-                mic::run(&mic_config, classifier, &shutdown, policy, &mut emit)
-                    .map_err(DaemonError::Mic)
+                mic::run(&mic_config, model, &shutdown, policy, &mut emit).map_err(DaemonError::Mic)
             })?;
         }
         drop(messages);

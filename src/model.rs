@@ -9,6 +9,7 @@
 //! The plan is optimized once at load for batch 1 (tract optimizes an LSTM only
 //! when its batch is concrete) and shared by every prediction, from any thread.
 
+pub mod musicnn;
 pub mod tagger;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,9 @@ use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::features::{Features, FEATURE_NAMES, N_FEATURES};
 use crate::frontend::FrontEndKind;
+
+pub use musicnn::MusicnnGenre;
+use tagger::TaggerError;
 
 /// The shipped default model (pop vs classical), relative to genred's folder.
 pub const DEFAULT_MODEL: &str = "models/genre-2.onnx";
@@ -86,6 +90,55 @@ pub enum ModelError {
     /// tract failed while running the plan.
     #[error("model {}: inference failed: {reason}", path.display())]
     Inference { path: PathBuf, reason: String },
+    /// A model on musicnn's mel patches could not be loaded or run (the message names it).
+    #[error(transparent)]
+    Musicnn(Box<TaggerError>),
+}
+
+/// A genre model of any kind genred has, as its `front_end` metadata says: the 28-feature
+/// classifiers or musicnn with a genre head. Cheap to clone (the plans are shared).
+#[derive(Clone, Debug)]
+pub enum GenreModel {
+    Features(Arc<Classifier>),
+    Musicnn(Arc<MusicnnGenre>),
+}
+
+impl GenreModel {
+    /// Loads the model at `path`, of the kind its `front_end` metadata names, and validates
+    /// it for that kind.
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let model = read_onnx(path)?;
+        let declared = metadata_of(&model).get(FRONT_END_KEY).cloned();
+        match FrontEndKind::from_metadata(declared.as_deref()) {
+            Ok(FrontEndKind::Features28) => {
+                Classifier::from_model(path, model).map(|c| GenreModel::Features(Arc::new(c)))
+            }
+            Ok(FrontEndKind::MusicnnMel) => MusicnnGenre::from_model(path, model)
+                .map(|m| GenreModel::Musicnn(Arc::new(m)))
+                .map_err(|error| ModelError::Musicnn(Box::new(error))),
+            Err(unknown) => Err(ModelError::BadMetadata {
+                path: path.to_owned(),
+                key: FRONT_END_KEY,
+                reason: unknown.to_string(),
+            }),
+        }
+    }
+
+    /// The model's name in records (its file stem).
+    pub fn name(&self) -> &str {
+        match self {
+            GenreModel::Features(classifier) => classifier.name(),
+            GenreModel::Musicnn(model) => model.name(),
+        }
+    }
+
+    /// The genres it tells apart.
+    pub fn labels(&self) -> &[String] {
+        match self {
+            GenreModel::Features(classifier) => classifier.labels(),
+            GenreModel::Musicnn(model) => model.labels(),
+        }
+    }
 }
 
 /// A loaded genre model, ready to predict. Load it once and share it between
@@ -102,21 +155,11 @@ pub struct Classifier {
 impl Classifier {
     /// Loads, validates and optimizes the model at `path`.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Unreadable {
-            path: path.to_owned(),
-            source,
-        })?;
-        let not_onnx = |reason: String| ModelError::NotOnnx {
-            path: path.to_owned(),
-            reason,
-        };
-        if bytes.is_empty() {
-            return Err(not_onnx("the file is empty".to_owned()));
-        }
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut bytes.as_slice())
-            .map_err(|err| not_onnx(format!("{err:#}")))?;
+        Self::from_model(path, read_onnx(path)?)
+    }
 
+    /// Validates and optimizes `model`, read from `path`.
+    fn from_model(path: &Path, model: InferenceModel) -> Result<Self, ModelError> {
         let metadata = metadata_of(&model);
         check_input(path, &model)?;
         let labels = validate_metadata(path, &metadata)?;
@@ -182,6 +225,24 @@ impl Classifier {
             .map_err(failed)?;
         Ok(probabilities)
     }
+}
+
+/// The ONNX graph in the file at `path`, not yet checked.
+fn read_onnx(path: &Path) -> Result<InferenceModel, ModelError> {
+    let bytes = std::fs::read(path).map_err(|source| ModelError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    let not_onnx = |reason: String| ModelError::NotOnnx {
+        path: path.to_owned(),
+        reason,
+    };
+    if bytes.is_empty() {
+        return Err(not_onnx("the file is empty".to_owned()));
+    }
+    tract_onnx::onnx()
+        .model_for_read(&mut bytes.as_slice())
+        .map_err(|err| not_onnx(format!("{err:#}")))
 }
 
 /// `models/genre-2.onnx` → `genre-2`.

@@ -4,18 +4,18 @@
 //! [`FileAnalyzer`], so a file gets the same answer however it arrives.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::analysis::{
-    Analyzer, Ending, Engine, EngineSettings, FileAnalysis, FileAnalysisError, NoMusic, WindowError,
+    Analyzer, Ending, EngineSettings, FileAnalysis, FileAnalysisError, NoMusic, TagScores,
+    WindowError,
 };
 use crate::audio::{self, AudioError, LoadOptions};
 use crate::features::{self, FeatureError};
-use crate::frontend::{Features28, FrontEndError};
-use crate::model::{Classifier, ModelError};
+use crate::frontend::FrontEndError;
+use crate::model::{GenreModel, ModelError};
 use crate::window::WindowSpec;
 
 /// A window whose RMS is below this (−60 dBFS) holds no music to judge: it is
@@ -65,6 +65,43 @@ impl Serialize for Probabilities {
     }
 }
 
+/// The tag scores of a model that has tags besides the genre (musicnn's `msd` and `mtt`),
+/// each vocabulary in the model's order; serialized as `{"msd": {"rock": p, ...}, ...}`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tags(pub Vec<TagScores>);
+
+impl Tags {
+    /// Whether the model scores no tags.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The `n` highest-scoring tags over every vocabulary, best first (the first of equals);
+    /// a tag two vocabularies share counts once, with its higher score.
+    pub fn top(&self, n: usize) -> Vec<(&str, f32)> {
+        let mut best: Vec<(&str, f32)> = Vec::new();
+        for (label, p) in self.0.iter().flat_map(|tags| &tags.scores.0) {
+            match best.iter_mut().find(|(known, _)| known == label) {
+                Some((_, known_p)) => *known_p = known_p.max(*p),
+                None => best.push((label, *p)),
+            }
+        }
+        best.sort_by(|a, b| b.1.total_cmp(&a.1));
+        best.truncate(n);
+        best
+    }
+}
+
+impl Serialize for Tags {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for tags in &self.0 {
+            map.serialize_entry(&tags.vocabulary, &tags.scores)?;
+        }
+        map.end()
+    }
+}
+
 /// The verdict of one analysis window.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct WindowPrediction {
@@ -94,6 +131,9 @@ pub struct FileReport {
     pub confidence: f32,
     /// Mean probability of every label over the non-silent windows.
     pub probabilities: Probabilities,
+    /// Mean score of every tag over the same windows, for a model with tags.
+    #[serde(skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
     /// One verdict per non-silent window, in time order.
     pub windows: Vec<WindowPrediction>,
     /// Length of the decoded audio in seconds.
@@ -153,8 +193,8 @@ pub struct FileAnalyzer {
 }
 
 impl FileAnalyzer {
-    /// An analyzer for `classifier`, whose front end [`Classifier::load`] has checked.
-    pub fn new(classifier: Arc<Classifier>, windows: WindowSpec) -> Self {
+    /// An analyzer for `model`, through the front end its metadata names.
+    pub fn new(model: &GenreModel, windows: WindowSpec) -> Self {
         let settings = EngineSettings {
             length_s: windows.length_s,
             hop_s: windows.hop_s,
@@ -164,7 +204,7 @@ impl FileAnalyzer {
             whole_frame_hops: false,
         };
         FileAnalyzer {
-            engine: Box::new(Engine::new(Features28::new(), classifier, settings)),
+            engine: model.analyzer(settings),
             windows,
         }
     }
@@ -188,6 +228,7 @@ impl FileAnalyzer {
             .finish(clip.duration_s, decode_ms)
             .map_err(|error| AnalysisError::of_file(path, error))?;
         let probabilities = verdict.judgement.probabilities;
+        let tags = Tags(verdict.judgement.tags);
         let (genre, confidence) = probabilities
             .best()
             .map(|(genre, p)| (genre.to_owned(), p))
@@ -209,6 +250,7 @@ impl FileAnalyzer {
             genre,
             confidence,
             probabilities,
+            tags,
             windows,
             duration_s: verdict.duration_s,
             model: verdict.model,
@@ -257,6 +299,27 @@ mod tests {
             r#"{"pop":0.25,"classical":0.75}"#
         );
         assert_eq!(p.best(), Some(("classical", 0.75)));
+    }
+
+    #[test]
+    fn top_tags_span_the_vocabularies_and_count_a_shared_tag_once() {
+        let labels = |names: &[&str]| names.iter().map(|&n| n.to_owned()).collect::<Vec<_>>();
+        let tags = Tags(vec![
+            TagScores {
+                vocabulary: "msd".to_owned(),
+                scores: Probabilities::new(&labels(&["rock", "pop", "jazz"]), &[0.2, 0.5, 0.1]),
+            },
+            TagScores {
+                vocabulary: "mtt".to_owned(),
+                scores: Probabilities::new(&labels(&["guitar", "rock"]), &[0.3, 0.6]),
+            },
+        ]);
+        assert_eq!(tags.top(3), [("rock", 0.6), ("pop", 0.5), ("guitar", 0.3)]);
+        assert_eq!(
+            serde_json::to_string(&tags).unwrap(),
+            r#"{"msd":{"rock":0.2,"pop":0.5,"jazz":0.1},"mtt":{"guitar":0.3,"rock":0.6}}"#
+        );
+        assert!(Tags::default().top(3).is_empty());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use genred::audio::wav::write_new_wav;
 use genred::audio::{load, LoadOptions};
 use genred::features::{Features, N_FEATURES, SAMPLE_RATE};
-use genred::model::Classifier;
+use genred::model::{Classifier, GenreModel};
 use genred::pipeline::FileAnalyzer;
 use genred::sources::mic::{self, MicConfig, MicError, MicPrediction, StartPolicy};
 use genred::window::WindowSpec;
@@ -55,7 +55,7 @@ fn live_microphone_end_to_end() {
     let started = Instant::now();
     let outcome = mic::run(
         &MicConfig::default(),
-        Arc::clone(&classifier),
+        GenreModel::Features(Arc::clone(&classifier)),
         &shutdown,
         StartPolicy::FailFast,
         &mut |_| panic!("no prediction without a device"),
@@ -96,11 +96,11 @@ fn live_microphone_end_to_end() {
     let (stop, shutdown) = crossbeam_channel::bounded::<()>(0);
     let (predictions_tx, predictions) = crossbeam_channel::unbounded();
     let worker = {
-        let classifier = Arc::clone(&classifier);
+        let model = GenreModel::Features(Arc::clone(&classifier));
         thread::spawn(move || {
             mic::run(
                 &config,
-                classifier,
+                model,
                 &shutdown,
                 StartPolicy::Retry,
                 &mut |prediction| {
@@ -442,10 +442,13 @@ fn shared(relative: &str) -> PathBuf {
 
 /// The genre `genred classify` gives the clip (the same pipeline, in process).
 fn batch_genre(classifier: &Arc<Classifier>, clip: &Path) -> String {
-    FileAnalyzer::new(Arc::clone(classifier), WindowSpec::default())
-        .classify(clip)
-        .expect("the clip classifies")
-        .genre
+    FileAnalyzer::new(
+        &GenreModel::Features(Arc::clone(classifier)),
+        WindowSpec::default(),
+    )
+    .classify(clip)
+    .expect("the clip classifies")
+    .genre
 }
 
 /// Writes `clip` preceded by [`LEAD_IN_S`] of silence as a mono WAV at 22050 Hz.

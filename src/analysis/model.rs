@@ -4,8 +4,16 @@
 //! probabilities; a tagger on mel patches takes `[n, 187, 96]` and gives genre probabilities
 //! and tag scores per patch. [`UnitModel`] covers both, so the engine needs to know neither.
 
+use std::sync::Arc;
+
+use ndarray::{Array2, Array3, ArrayView2, Axis};
+
 use crate::features::Features;
-use crate::model::{Classifier, ModelError};
+use crate::frontend::{Features28, MelPatches};
+use crate::model::tagger::{TaggerError, N_MELS, PATCH_FRAMES};
+use crate::model::{Classifier, GenreModel, ModelError, MusicnnGenre};
+
+use super::engine::{Analyzer, Engine, EngineSettings};
 
 /// One unit's output, each vector in the order of its labels.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,5 +71,69 @@ impl UnitModel<Features> for Classifier {
                 })
             })
             .collect()
+    }
+}
+
+/// musicnn's mel patches, run together in one batch: per patch the head's genre
+/// probabilities and both taggers' tags.
+impl UnitModel<Array2<f32>> for MusicnnGenre {
+    fn name(&self) -> &str {
+        MusicnnGenre::name(self)
+    }
+
+    fn labels(&self) -> &[String] {
+        MusicnnGenre::labels(self)
+    }
+
+    fn tag_vocabularies(&self) -> &[TagVocabulary] {
+        self.vocabularies()
+    }
+
+    fn infer(&self, units: &[Array2<f32>]) -> Result<Vec<UnitOutput>, ModelError> {
+        let boxed = |error: TaggerError| ModelError::Musicnn(Box::new(error));
+        let views: Vec<ArrayView2<'_, f32>> = units.iter().map(|unit| unit.view()).collect();
+        let patches = if views.is_empty() {
+            Array3::zeros((0, PATCH_FRAMES, N_MELS))
+        } else {
+            ndarray::stack(Axis(0), &views).map_err(|_| {
+                boxed(TaggerError::BadPatches {
+                    path: self.path().to_owned(),
+                    shape: units
+                        .iter()
+                        .map(|unit| unit.shape().to_vec())
+                        .find(|shape| shape != &[PATCH_FRAMES, N_MELS])
+                        .unwrap_or_default(),
+                })
+            })?
+        };
+        let outputs = self.run(patches.view()).map_err(boxed)?;
+        Ok((0..units.len())
+            .map(|i| UnitOutput {
+                genre: outputs.genre.row(i).to_vec(),
+                tags: outputs
+                    .tags
+                    .iter()
+                    .map(|tags| tags.row(i).to_vec())
+                    .collect(),
+            })
+            .collect())
+    }
+}
+
+impl GenreModel {
+    /// An engine that feeds this model its own front end.
+    pub fn analyzer(&self, settings: EngineSettings) -> Box<dyn Analyzer> {
+        match self {
+            GenreModel::Features(classifier) => Box::new(Engine::new(
+                Features28::new(),
+                Arc::clone(classifier) as Arc<dyn UnitModel<Features>>,
+                settings,
+            )),
+            GenreModel::Musicnn(model) => Box::new(Engine::new(
+                MelPatches::new(),
+                Arc::clone(model) as Arc<dyn UnitModel<Array2<f32>>>,
+                settings,
+            )),
+        }
     }
 }

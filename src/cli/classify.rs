@@ -3,10 +3,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
-use genred::model::{Classifier, DEFAULT_MODEL};
+use genred::model::{GenreModel, DEFAULT_MODEL};
 use genred::pipeline::{FileAnalyzer, FileReport};
 use genred::record::{self, display_path};
 use genred::window::{
@@ -22,7 +21,8 @@ const FLAGS: WindowKeys = WindowKeys {
 
 /// Say the genre of audio files.
 ///
-/// Prints one line per file: path, genre and confidence, tab-separated.
+/// Prints one line per file: path, genre and confidence, tab-separated, and for a
+/// model with tags (musicnn) the three best tags.
 /// Songs longer than 30 s are heard in rolling 30 s windows; the file's genre
 /// is the one with the highest mean probability over its windows.
 ///
@@ -67,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     windows.validate(FLAGS)?;
     let jobs = super::jobs(args.jobs)?;
-    let classifier = Arc::new(Classifier::load(&args.model)?);
+    let model = GenreModel::load(&args.model)?;
     let files = super::collect_inputs(&args.paths)?;
 
     let stdout = std::io::stdout();
@@ -77,7 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     super::map_ordered(
         &files,
         jobs,
-        || FileAnalyzer::new(Arc::clone(&classifier), windows),
+        || FileAnalyzer::new(&model, windows),
         |analyzer, path| analyzer.classify(path),
         |_, result| match result {
             Ok(report) => {
@@ -88,10 +88,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 } else {
                     writeln!(
                         out,
-                        "{}\t{}\t{:.3}",
+                        "{}\t{}\t{:.3}{}",
                         display_path(&report.path),
                         report.genre,
-                        report.confidence
+                        report.confidence,
+                        top_tags_column(&report)
                     )
                 };
                 if write_error.is_none() {
@@ -112,6 +113,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The tags in plain output: this many, best first.
+const PLAIN_TOP_TAGS: usize = 3;
+
+/// A fourth column, `\trock 0.61, guitar 0.40, pop 0.33`, for a model with tags; nothing
+/// for one without.
+fn top_tags_column(report: &FileReport) -> String {
+    let top: Vec<String> = report
+        .tags
+        .top(PLAIN_TOP_TAGS)
+        .into_iter()
+        .map(|(tag, p)| format!("{tag} {p:.2}"))
+        .collect();
+    if top.is_empty() {
+        String::new()
+    } else {
+        format!("\t{}", top.join(", "))
+    }
 }
 
 /// One `--json` line: the report, whose `path` is the name as (lossy) UTF-8,

@@ -22,7 +22,7 @@ use ndarray::{Array2, ArrayView3, Ix2};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
-use super::{labels_of, metadata_of, model_name, ModelError};
+use super::{labels_of, metadata_of, model_name, string_list, ModelError, LABELS_KEY};
 
 /// The front end whose patches the taggers were trained on: the value of the
 /// metadata key `front_end`.
@@ -75,9 +75,13 @@ pub enum TaggerError {
     /// `labels` is missing, malformed or lists a label twice.
     #[error(transparent)]
     Labels(ModelError),
-    /// `labels` is well formed but not one label per tag.
-    #[error("tagger {}: metadata `labels` lists {found} labels, expected {N_TAGS}", path.display())]
-    LabelCount { path: PathBuf, found: usize },
+    /// A tag list (`labels`, `tag_labels_msd`, ...) is well formed but not one label per tag.
+    #[error("tagger {}: metadata `{key}` lists {found} labels, expected {N_TAGS}", path.display())]
+    LabelCount {
+        path: PathBuf,
+        key: &'static str,
+        found: usize,
+    },
     /// `front_end` is missing or names another front end.
     #[error("tagger {}: metadata `front_end` {reason}, expected {FRONT_END:?}", path.display())]
     FrontEnd { path: PathBuf, reason: String },
@@ -133,24 +137,9 @@ impl Tagger {
         let model = tract_onnx::onnx()
             .model_for_read(&mut bytes.as_slice())
             .map_err(|err| not_onnx(format!("{err:#}")))?;
-
         let metadata = metadata_of(&model);
         let labels = validate_metadata(path, &metadata)?;
-        check_input(path, &model)?;
-        let model = select_outputs(path, model)?;
-
-        let unrunnable = |err: TractError| TaggerError::Unrunnable {
-            path: path.to_owned(),
-            reason: format!("{err:#}"),
-        };
-        let batch = TDim::from(model.sym("batch"));
-        let patches = f32::fact([batch, PATCH_FRAMES.into(), N_MELS.into()]);
-        let typed = model
-            .with_input_fact(0, patches.into())
-            .and_then(|model| model.into_optimized())
-            .map_err(unrunnable)?;
-        check_outputs(path, &typed)?;
-        let plan = typed.into_runnable().map_err(unrunnable)?;
+        let plan = patch_plan(path, model, &OUTPUTS)?;
 
         Ok(Tagger {
             path: path.to_owned(),
@@ -181,41 +170,13 @@ impl Tagger {
         self.metadata.get(key).map(String::as_str)
     }
 
-    /// Runs the `[n, 187, 96]` log-mel `patches` in one batch. No patch gives
-    /// empty outputs without running the graph.
+    /// Runs the `[n, 187, 96]` log-mel `patches` in one batch (see [`run_patches`]).
     pub fn run(&self, patches: ArrayView3<'_, f32>) -> Result<TaggerOutputs, TaggerError> {
-        let (n, frames, bands) = patches.dim();
-        if frames != PATCH_FRAMES || bands != N_MELS {
-            return Err(TaggerError::BadPatches {
-                path: self.path.clone(),
-                shape: patches.shape().to_vec(),
-            });
-        }
-        if n == 0 {
-            let empty = |width| Array2::zeros((0, width));
-            return Ok(TaggerOutputs {
-                tags: empty(N_TAGS),
-                max_pool: empty(POOL_WIDTH),
-                mean_pool: empty(POOL_WIDTH),
-                penultimate: empty(PENULTIMATE_WIDTH),
-            });
-        }
-        let failed = |err: TractError| TaggerError::Inference {
-            path: self.path.clone(),
-            reason: format!("{err:#}"),
-        };
-        let input = Tensor::from(patches.to_owned());
-        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(failed)?;
-        let mut rows = outputs.into_iter().map(|value| {
-            value
-                .into_tensor()
-                .into_plain_array::<f32>()
-                .and_then(|array| Ok(array.into_dimensionality::<Ix2>()?))
-                .map_err(failed)
-        });
+        let mut rows = run_patches(&self.path, &self.plan, &OUTPUTS, patches)?.into_iter();
         let mut next = || {
-            rows.next().unwrap_or_else(|| {
-                Err(failed(TractError::msg("the plan returned too few outputs")))
+            rows.next().ok_or_else(|| TaggerError::Inference {
+                path: self.path.clone(),
+                reason: "the plan returned too few outputs".to_owned(),
             })
         };
         Ok(TaggerOutputs {
@@ -227,21 +188,117 @@ impl Tagger {
     }
 }
 
+/// Checks, optimizes (for any number of patches) and plans a graph on musicnn patches
+/// whose outputs are exactly `outputs`, found by their ONNX names, each float
+/// `[batch, width]`.
+pub(super) fn patch_plan(
+    path: &Path,
+    model: InferenceModel,
+    outputs: &[(&'static str, usize)],
+) -> Result<Arc<TypedSimplePlan>, TaggerError> {
+    check_input(path, &model)?;
+    let model = select_outputs(path, model, outputs)?;
+    let unrunnable = |err: TractError| TaggerError::Unrunnable {
+        path: path.to_owned(),
+        reason: format!("{err:#}"),
+    };
+    let batch = TDim::from(model.sym("batch"));
+    let patches = f32::fact([batch, PATCH_FRAMES.into(), N_MELS.into()]);
+    let typed = model
+        .with_input_fact(0, patches.into())
+        .and_then(|model| model.into_optimized())
+        .map_err(unrunnable)?;
+    check_outputs(path, &typed, outputs)?;
+    typed.into_runnable().map_err(unrunnable)
+}
+
+/// Runs the `[n, 187, 96]` log-mel `patches` through `plan` (made by [`patch_plan`] for
+/// `outputs`) in one batch: one `[n, width]` array per output, in that order. No patch gives
+/// empty arrays without running the graph.
+pub(super) fn run_patches(
+    path: &Path,
+    plan: &Arc<TypedSimplePlan>,
+    outputs: &[(&'static str, usize)],
+    patches: ArrayView3<'_, f32>,
+) -> Result<Vec<Array2<f32>>, TaggerError> {
+    let (n, frames, bands) = patches.dim();
+    if frames != PATCH_FRAMES || bands != N_MELS {
+        return Err(TaggerError::BadPatches {
+            path: path.to_owned(),
+            shape: patches.shape().to_vec(),
+        });
+    }
+    if n == 0 {
+        return Ok(outputs
+            .iter()
+            .map(|&(_, width)| Array2::zeros((0, width)))
+            .collect());
+    }
+    let failed = |err: TractError| TaggerError::Inference {
+        path: path.to_owned(),
+        reason: format!("{err:#}"),
+    };
+    let input = Tensor::from(patches.to_owned());
+    let outputs = plan.run(tvec!(input.into_tvalue())).map_err(failed)?;
+    outputs
+        .into_iter()
+        .map(|value| {
+            value
+                .into_tensor()
+                .into_plain_array::<f32>()
+                .and_then(|array| Ok(array.into_dimensionality::<Ix2>()?))
+                .map_err(failed)
+        })
+        .collect()
+}
+
+/// The list of `N_TAGS` tags a metadata entry (`labels`, `tag_labels_msd`, ...) holds.
+pub(super) fn tag_labels(
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+    key: &'static str,
+) -> Result<Vec<String>, TaggerError> {
+    let labels = if key == LABELS_KEY {
+        labels_of(path, metadata).map_err(TaggerError::Labels)?
+    } else {
+        string_list(path, metadata, key)
+            .map_err(TaggerError::Labels)?
+            .ok_or_else(|| {
+                TaggerError::Labels(ModelError::BadMetadata {
+                    path: path.to_owned(),
+                    key,
+                    reason: "is missing".to_owned(),
+                })
+            })?
+    };
+    if labels.len() != N_TAGS {
+        return Err(TaggerError::LabelCount {
+            path: path.to_owned(),
+            key,
+            found: labels.len(),
+        });
+    }
+    Ok(labels)
+}
+
 /// Checks the metadata a tagger needs (50 distinct `labels`, the musicnn
 /// `front_end`) and returns the labels.
 fn validate_metadata(
     path: &Path,
     metadata: &BTreeMap<String, String>,
 ) -> Result<Vec<String>, TaggerError> {
-    let labels = labels_of(path, metadata).map_err(TaggerError::Labels)?;
-    if labels.len() != N_TAGS {
-        return Err(TaggerError::LabelCount {
-            path: path.to_owned(),
-            found: labels.len(),
-        });
-    }
+    let labels = tag_labels(path, metadata, LABELS_KEY)?;
+    check_front_end(path, metadata)?;
+    Ok(labels)
+}
+
+/// `front_end` must name the musicnn mel patches.
+pub(super) fn check_front_end(
+    path: &Path,
+    metadata: &BTreeMap<String, String>,
+) -> Result<(), TaggerError> {
     match metadata.get(FRONT_END_KEY) {
-        Some(front_end) if front_end == FRONT_END => Ok(labels),
+        Some(front_end) if front_end == FRONT_END => Ok(()),
         found => Err(TaggerError::FrontEnd {
             path: path.to_owned(),
             reason: found.map_or_else(|| "is missing".to_owned(), |value| format!("is {value:?}")),
@@ -283,11 +340,15 @@ fn check_input(path: &Path, model: &InferenceModel) -> Result<(), TaggerError> {
     }
 }
 
-/// Makes the graph's outputs exactly [`OUTPUTS`], in that order, found by
+/// Makes the graph's outputs exactly `outputs`, in that order, found by
 /// their ONNX names among the declared outputs.
-fn select_outputs(path: &Path, mut model: InferenceModel) -> Result<InferenceModel, TaggerError> {
-    let mut selected = Vec::with_capacity(OUTPUTS.len());
-    for (name, _) in OUTPUTS {
+fn select_outputs(
+    path: &Path,
+    mut model: InferenceModel,
+    outputs: &[(&'static str, usize)],
+) -> Result<InferenceModel, TaggerError> {
+    let mut selected = Vec::with_capacity(outputs.len());
+    for &(name, _) in outputs {
         let outlet = model
             .find_outlet_label(name)
             .filter(|outlet| model.outputs.contains(outlet))
@@ -308,12 +369,16 @@ fn select_outputs(path: &Path, mut model: InferenceModel) -> Result<InferenceMod
 }
 
 /// Each output is float `[batch, width]`, batch the input's.
-fn check_outputs(path: &Path, model: &TypedModel) -> Result<(), TaggerError> {
+fn check_outputs(
+    path: &Path,
+    model: &TypedModel,
+    outputs: &[(&'static str, usize)],
+) -> Result<(), TaggerError> {
     let batch = model
         .input_fact(0)
         .ok()
         .and_then(|fact| fact.shape.iter().next().cloned());
-    for (ix, (name, width)) in OUTPUTS.into_iter().enumerate() {
+    for (ix, &(name, width)) in outputs.iter().enumerate() {
         let bad = |reason: String| TaggerError::BadOutput {
             path: path.to_owned(),
             output: name,

@@ -475,7 +475,7 @@ pub fn now_rfc3339() -> String {
 mod tests {
     use super::*;
     use crate::audio::AudioError;
-    use crate::pipeline::{Probabilities, Timings};
+    use crate::pipeline::{Probabilities, Tags, Timings};
     use crate::record::FileIdentity;
     use base64::Engine as _;
     use serde_json::Value;
@@ -541,6 +541,7 @@ mod tests {
             genre: genre.to_owned(),
             confidence: 0.9,
             probabilities: Probabilities::new(&[genre.to_owned()], &[0.9]),
+            tags: Tags::default(),
             windows: Vec::new(),
             duration_s: 30.0,
             model: "genre-2".to_owned(),

@@ -10,7 +10,6 @@ mod capture;
 mod predictor;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -21,7 +20,7 @@ pub use capture::{list_input_devices, CaptureError, DeviceSupport, InputDeviceIn
 
 use crate::audio::resample::ResampleError;
 use crate::config::InvalidSetting;
-use crate::model::Classifier;
+use crate::model::GenreModel;
 use crate::pipeline::Probabilities;
 use crate::window;
 use capture::Capture;
@@ -215,7 +214,7 @@ const DRAIN_BLOCK_FRAMES: usize = 8192;
 /// Predictions are not logged here: the daemon's sink does that.
 pub fn run(
     config: &MicConfig,
-    classifier: Arc<Classifier>,
+    model: GenreModel,
     shutdown: &Receiver<()>,
     policy: StartPolicy,
     emit: &mut dyn FnMut(MicPrediction),
@@ -228,15 +227,11 @@ pub fn run(
     loop {
         let outcome = match Capture::open(&config.device) {
             Ok(capture) => {
-                let predictor = WindowPredictor::new(
-                    config,
-                    Arc::clone(&classifier),
-                    capture.format.sample_rate,
-                )
-                .map_err(|source| MicError::Resample {
-                    device: config.device.clone(),
-                    source,
-                })?;
+                let predictor = WindowPredictor::new(config, &model, capture.format.sample_rate)
+                    .map_err(|source| MicError::Resample {
+                        device: config.device.clone(),
+                        source,
+                    })?;
                 let mut session = Session {
                     capture,
                     predictor,

@@ -4,16 +4,14 @@
 //! smoother.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use crate::analysis::{
-    Analyzer, Ending, Engine, EngineSettings, StreamSmoother, StreamVerdict, WindowOutcome,
+    Analyzer, Ending, EngineSettings, StreamSmoother, StreamVerdict, WindowOutcome,
 };
 use crate::audio::resample::ResampleError;
 use crate::audio::wav::write_new_wav;
-use crate::frontend::Features28;
-use crate::model::Classifier;
+use crate::model::GenreModel;
 use crate::pipeline::Probabilities;
 
 use super::{MicConfig, MicPrediction, MIC_SOURCE};
@@ -32,7 +30,7 @@ impl WindowPredictor {
     /// A predictor for a stream at `device_rate` Hz.
     pub fn new(
         config: &MicConfig,
-        classifier: Arc<Classifier>,
+        model: &GenreModel,
         device_rate: u32,
     ) -> Result<Self, ResampleError> {
         let settings = EngineSettings {
@@ -43,8 +41,7 @@ impl WindowPredictor {
             silence_rms: config.silence_rms,
             whole_frame_hops: true,
         };
-        let mut engine: Box<dyn Analyzer> =
-            Box::new(Engine::new(Features28::new(), classifier, settings));
+        let mut engine = model.analyzer(settings);
         engine.start(device_rate)?;
         Ok(Self {
             device: config.device.clone(),
@@ -160,15 +157,15 @@ mod tests {
     #[test]
     fn hop_is_rounded_to_whole_stft_hops_and_the_first_window_is_provisional() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-2.onnx");
-        let classifier = Arc::new(Classifier::load(&path).unwrap_or_else(|e| panic!("{e}")));
+        let model = GenreModel::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let config = MicConfig {
             window_s: 12.0,
             min_window_s: 10.0,
             hop_s: 5.0,
             ..MicConfig::default()
         };
-        let mut predictor = WindowPredictor::new(&config, classifier, SAMPLE_RATE)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut predictor =
+            WindowPredictor::new(&config, &model, SAMPLE_RATE).unwrap_or_else(|e| panic!("{e}"));
         let tone: Vec<f32> = (0..20 * SAMPLE_RATE as usize)
             .map(|n| 0.3 * (n as f32 * 0.05).sin())
             .collect();

@@ -229,14 +229,28 @@ impl Classifier {
 
 /// The ONNX graph in the file at `path`, not yet checked.
 fn read_onnx(path: &Path) -> Result<InferenceModel, ModelError> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Unreadable {
-        path: path.to_owned(),
-        source,
-    })?;
-    let not_onnx = |reason: String| ModelError::NotOnnx {
-        path: path.to_owned(),
-        reason,
-    };
+    parse_onnx(
+        path,
+        |source| ModelError::Unreadable {
+            path: path.to_owned(),
+            source,
+        },
+        |reason| ModelError::NotOnnx {
+            path: path.to_owned(),
+            reason,
+        },
+    )
+}
+
+/// Reads and parses the ONNX file at `path`, for every kind of model; the two
+/// closures build the caller's own error for an unreadable file and for one
+/// that is empty or not ONNX.
+fn parse_onnx<E>(
+    path: &Path,
+    unreadable: impl FnOnce(std::io::Error) -> E,
+    not_onnx: impl Fn(String) -> E,
+) -> Result<InferenceModel, E> {
+    let bytes = std::fs::read(path).map_err(unreadable)?;
     if bytes.is_empty() {
         return Err(not_onnx("the file is empty".to_owned()));
     }

@@ -22,7 +22,7 @@ use ndarray::{Array2, ArrayView3, Ix2};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
-use super::{labels_of, metadata_of, model_name, string_list, ModelError, LABELS_KEY};
+use super::{labels_of, metadata_of, model_name, parse_onnx, string_list, ModelError, LABELS_KEY};
 
 /// The front end whose patches the taggers were trained on: the value of the
 /// metadata key `front_end`.
@@ -123,20 +123,17 @@ pub struct Tagger {
 impl Tagger {
     /// Loads, validates and optimizes the tagger at `path`.
     pub fn load(path: &Path) -> Result<Self, TaggerError> {
-        let bytes = std::fs::read(path).map_err(|source| TaggerError::Unreadable {
-            path: path.to_owned(),
-            source,
-        })?;
-        let not_onnx = |reason: String| TaggerError::NotOnnx {
-            path: path.to_owned(),
-            reason,
-        };
-        if bytes.is_empty() {
-            return Err(not_onnx("the file is empty".to_owned()));
-        }
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut bytes.as_slice())
-            .map_err(|err| not_onnx(format!("{err:#}")))?;
+        let model = parse_onnx(
+            path,
+            |source| TaggerError::Unreadable {
+                path: path.to_owned(),
+                source,
+            },
+            |reason| TaggerError::NotOnnx {
+                path: path.to_owned(),
+                reason,
+            },
+        )?;
         let metadata = metadata_of(&model);
         let labels = validate_metadata(path, &metadata)?;
         let plan = patch_plan(path, model, &OUTPUTS)?;

@@ -3,6 +3,7 @@
 //! `genred classify` and the drop-folder workers both go through
 //! [`FileAnalyzer`], so a file gets the same answer however it arrives.
 
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -202,6 +203,7 @@ impl FileAnalyzer {
             ending: Ending::File,
             silence_rms: SILENCE_RMS,
             whole_frame_hops: false,
+            max_units: NonZeroUsize::new(windows.max_patches),
         };
         FileAnalyzer {
             engine: model.analyzer(settings),
@@ -216,13 +218,17 @@ impl FileAnalyzer {
         let started = Instant::now();
         let clip = audio::load_capped(path, LoadOptions::default(), self.windows.max_duration_s)?;
         let decode_ms = elapsed_ms(started);
-        let mut file =
-            FileAnalysis::begin(self.engine.as_mut(), features::SAMPLE_RATE).map_err(|source| {
-                AnalysisError::Audio(AudioError::SampleRate {
-                    path: path.to_owned(),
-                    source,
-                })
-            })?;
+        let mut file = FileAnalysis::begin(
+            self.engine.as_mut(),
+            features::SAMPLE_RATE,
+            Some(clip.samples.len() as u64),
+        )
+        .map_err(|source| {
+            AnalysisError::Audio(AudioError::SampleRate {
+                path: path.to_owned(),
+                source,
+            })
+        })?;
         file.push(&clip.samples);
         let verdict = file
             .finish(clip.duration_s, decode_ms)

@@ -1,12 +1,13 @@
-//! Aggregators: what a source makes of its windows. A file's verdict is the mean over its
-//! judged windows; a live stream's is each window with a moving average of the last few.
+//! Aggregators: what a source makes of its windows. A file's verdict is the mean over the
+//! distinct units judged in it (each patch once, however many windows hold it), its windows
+//! kept for the record; a live stream's is each window with a moving average of the last few.
 
 use std::collections::VecDeque;
 
 use crate::pipeline::{Probabilities, Timings};
 
 use super::engine::{mean_of, StreamLevel};
-use super::verdict::{FileVerdict, Judgement, StreamVerdict, TagScores, WindowVerdict};
+use super::verdict::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
 
 /// Why a file's windows give no verdict.
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
@@ -37,23 +38,20 @@ impl FileMean {
         }
     }
 
-    /// The file's verdict: every probability and tag score averaged over the judged windows.
-    /// With none, `level` (the whole stream's) tells silence from a constant level, against
-    /// `silence_rms`.
+    /// The file's verdict: `judged`, the engine's mean over every distinct unit it judged
+    /// ([`Analyzer::judged_mean`](super::Analyzer::judged_mean)), with the windows collected.
+    /// With none judged, `level` (the whole stream's) tells silence from a constant level,
+    /// against `silence_rms`.
     pub fn finish(
         self,
+        judged: Option<Judgement>,
         level: StreamLevel,
         silence_rms: f32,
         duration_s: f64,
         model: &str,
         timings: Timings,
     ) -> Result<FileVerdict, NoMusic> {
-        let judgements: Vec<&Judgement> = self
-            .windows
-            .iter()
-            .filter_map(|window| window.judgement.as_ref())
-            .collect();
-        let Some(first) = judgements.first() else {
+        let Some(judgement) = judged else {
             return Err(if level.rms() < silence_rms {
                 NoMusic::Silent
             } else {
@@ -62,29 +60,8 @@ impl FileMean {
                 }
             });
         };
-        let probabilities = mean_probabilities(
-            &first.probabilities,
-            judgements.iter().map(|j| &j.probabilities),
-        );
-        let tags = first
-            .tags
-            .iter()
-            .enumerate()
-            .map(|(v, vocabulary)| TagScores {
-                vocabulary: vocabulary.vocabulary.clone(),
-                scores: mean_probabilities(
-                    &vocabulary.scores,
-                    judgements
-                        .iter()
-                        .filter_map(|j| j.tags.get(v).map(|t| &t.scores)),
-                ),
-            })
-            .collect();
         Ok(FileVerdict {
-            judgement: Judgement {
-                probabilities,
-                tags,
-            },
+            judgement,
             windows: self.windows,
             duration_s,
             model: model.to_owned(),

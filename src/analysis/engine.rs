@@ -1,6 +1,7 @@
 //! The engine proper: samples in, window verdicts out, for any front end and model.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,6 +31,12 @@ pub struct EngineSettings {
     pub ending: Ending,
     /// A window whose RMS about its mean is below this holds no music and is not judged.
     pub silence_rms: f32,
+    /// Judge a stream whose length is known ([`Analyzer::expect_length`]) on at most this many
+    /// units spread evenly over it, for front ends whose units are short patches of the
+    /// stream ([`FrontEnd::samples_units`]: musicnn's 3 s patches); `None`, or a stream of
+    /// unknown length, judges every unit. Patches 3 s apart say much the same, so a
+    /// 4-minute song is judged about as well, at a tenth of the cost, on a spread sample.
+    pub max_units: Option<NonZeroUsize>,
 }
 
 /// Why one window got no verdict.
@@ -97,6 +104,11 @@ pub trait Analyzer: Send {
     /// end's plans and filterbanks are kept.
     fn start(&mut self, source_rate: u32) -> Result<(), ResampleError>;
 
+    /// The stream will hold `source_samples` samples (at the rate given to
+    /// [`start`](Self::start)): a file's stated length. Called before the first
+    /// [`push`](Self::push), it lets [`EngineSettings::max_units`] choose the units to judge.
+    fn expect_length(&mut self, source_samples: u64);
+
     /// Feeds the stream's next samples, in blocks of any size, and hands every window they
     /// complete to `emit`.
     fn push(&mut self, samples: &[f32], emit: &mut dyn FnMut(WindowOutcome<'_>));
@@ -104,6 +116,14 @@ pub trait Analyzer: Send {
     /// Ends the stream: the resampler's last samples, the windows they complete and a
     /// file's end-aligned window go to `emit`.
     fn finish(&mut self, emit: &mut dyn FnMut(WindowOutcome<'_>));
+
+    /// The mean over every distinct unit judged in the stream so far, each counted once
+    /// however many windows hold it (`None` before the first): a file's verdict. For the
+    /// 28-feature models a unit is a window, so this is the mean over the judged windows.
+    fn judged_mean(&self) -> Option<Judgement>;
+
+    /// How many distinct units the stream was judged on.
+    fn units_judged(&self) -> usize;
 
     /// What the engine was made with.
     fn settings(&self) -> &EngineSettings;
@@ -149,6 +169,11 @@ pub struct Engine<F: FrontEnd> {
     schedule: Schedule,
     /// Model outputs by unit, for the windows to come.
     units: BTreeMap<Span, UnitOutput>,
+    /// The units a stream sampled under [`EngineSettings::max_units`] is judged on; `None`:
+    /// every unit.
+    chosen: Option<BTreeSet<Span>>,
+    /// Every distinct unit judged in this stream, summed: a file's verdict.
+    judged: UnitSums,
     level: StreamLevel,
     timings: Timings,
 }
@@ -170,11 +195,32 @@ impl<F: FrontEnd> Engine<F> {
             buffer: Vec::new(),
             buffer_start: 0,
             units: BTreeMap::new(),
+            chosen: None,
+            judged: UnitSums::default(),
             level: StreamLevel::default(),
             timings: Timings::default(),
         };
         engine.front_end.start_stream();
         engine
+    }
+
+    /// Every unit of the windows of a stream of `total` samples, in stream order.
+    fn units_of_stream(&self, total: u64) -> Vec<Span> {
+        let mut schedule = schedule(
+            &self.settings,
+            self.front_end.sample_rate(),
+            self.front_end.hop_length(),
+        );
+        let mut windows = Vec::new();
+        while let Some(window) = schedule.next_due(total) {
+            windows.push(window);
+        }
+        windows.extend(schedule.finish(total));
+        let units: BTreeSet<Span> = windows
+            .into_iter()
+            .flat_map(|window| self.front_end.units(window))
+            .collect();
+        units.into_iter().collect()
     }
 
     /// The stream position just past the last sample received.
@@ -229,11 +275,17 @@ impl<F: FrontEnd> Engine<F> {
         if rms_about_mean(samples) < self.settings.silence_rms {
             return Ok(verdict);
         }
-        let keys = self.front_end.units(window);
+        let mut keys = self.front_end.units(window);
         if keys.is_empty() {
             return Err(WindowError::NoUnits {
                 length_s: window.len() as f64 / f64::from(rate),
             });
+        }
+        if let Some(chosen) = &self.chosen {
+            keys.retain(|key| chosen.contains(key));
+            if keys.is_empty() {
+                return Ok(verdict);
+            }
         }
         let missing: Vec<Span> = keys
             .iter()
@@ -260,14 +312,14 @@ impl<F: FrontEnd> Engine<F> {
                     outputs: outputs.len(),
                 });
             }
+            outputs.iter().for_each(|output| self.judged.add(output));
             self.units.extend(missing.into_iter().zip(outputs));
         }
-        let outputs: Vec<&UnitOutput> = keys.iter().filter_map(|key| self.units.get(key)).collect();
-        verdict.judgement = Some(mean_judgement(
-            self.model.labels(),
-            self.model.tag_vocabularies(),
-            &outputs,
-        ));
+        let mut sums = UnitSums::default();
+        keys.iter()
+            .filter_map(|key| self.units.get(key))
+            .for_each(|output| sums.add(output));
+        verdict.judgement = sums.mean(self.model.labels(), self.model.tag_vocabularies());
         Ok(verdict)
     }
 }
@@ -287,10 +339,29 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
         self.buffer_start = 0;
         self.schedule = schedule(&self.settings, rate, self.front_end.hop_length());
         self.units.clear();
+        self.chosen = None;
+        self.judged = UnitSums::default();
         self.level = StreamLevel::default();
         self.timings = Timings::default();
         self.front_end.start_stream();
         Ok(())
+    }
+
+    fn expect_length(&mut self, source_samples: u64) {
+        let Some(max_units) = self.settings.max_units else {
+            return;
+        };
+        if !self.front_end.samples_units() {
+            return;
+        }
+        let total = resampled_length(
+            source_samples,
+            self.source_rate,
+            self.front_end.sample_rate(),
+        );
+        let all = self.units_of_stream(total);
+        self.chosen = (all.len() > max_units.get())
+            .then(|| spread_evenly(&all, max_units.get()).into_iter().collect());
     }
 
     fn push(&mut self, samples: &[f32], emit: &mut dyn FnMut(WindowOutcome<'_>)) {
@@ -324,6 +395,15 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
         if let Some(window) = self.schedule.finish(total) {
             self.judge_and_emit(window, emit);
         }
+    }
+
+    fn judged_mean(&self) -> Option<Judgement> {
+        self.judged
+            .mean(self.model.labels(), self.model.tag_vocabularies())
+    }
+
+    fn units_judged(&self) -> usize {
+        self.judged.count
     }
 
     fn settings(&self) -> &EngineSettings {
@@ -387,8 +467,7 @@ fn flush_resampler(
 ) -> u64 {
     /// Zeros fed at a time: the input is taken as silence past its end.
     const FLUSH_BLOCK: usize = 4096;
-    let total =
-        (u128::from(source_samples) * u128::from(to_rate)).div_ceil(u128::from(from_rate)) as u64;
+    let total = resampled_length(source_samples, from_rate, to_rate);
     let zeros = [0.0; FLUSH_BLOCK];
     while produced + (output.len() as u64) < total {
         resampler.process(&zeros, output);
@@ -397,32 +476,72 @@ fn flush_resampler(
     total
 }
 
-/// The mean of the units' outputs: each genre's probability, each tag's score.
-fn mean_judgement(
-    labels: &[String],
-    vocabularies: &[TagVocabulary],
-    outputs: &[&UnitOutput],
-) -> Judgement {
-    let probabilities = Probabilities::new(labels, &mean_of(outputs.iter().map(|o| &o.genre[..])));
-    let tags = vocabularies
-        .iter()
-        .enumerate()
-        .map(|(v, vocabulary)| TagScores {
-            vocabulary: vocabulary.name.clone(),
-            scores: Probabilities::new(
-                &vocabulary.labels,
-                &mean_of(
-                    outputs
-                        .iter()
-                        .filter_map(|o| o.tags.get(v).map(Vec::as_slice)),
-                ),
-            ),
-        })
-        .collect();
-    Judgement {
-        probabilities,
-        tags,
+/// `ceil(source_samples · to / from)`: a stream's length once resampled, as
+/// `audio::resample` gives a whole clip.
+fn resampled_length(source_samples: u64, from_rate: u32, to_rate: u32) -> u64 {
+    (u128::from(source_samples) * u128::from(to_rate)).div_ceil(u128::from(from_rate)) as u64
+}
+
+/// `count` of `items` spread evenly: the one at the centre of each of `count` equal parts
+/// (all of them when there are no more), as the head's validation measured
+/// (`evenly_spread` in `models/training/musicnn/train_head.py`).
+fn spread_evenly<T: Copy>(items: &[T], count: usize) -> Vec<T> {
+    if count >= items.len() {
+        return items.to_vec();
     }
+    (0..count)
+        .map(|i| items[(2 * i + 1) * items.len() / (2 * count)])
+        .collect()
+}
+
+/// Running sums of unit outputs, in f64: each genre's probability, each tag's score.
+#[derive(Clone, Debug, Default)]
+struct UnitSums {
+    count: usize,
+    genre: Vec<f64>,
+    tags: Vec<Vec<f64>>,
+}
+
+impl UnitSums {
+    fn add(&mut self, output: &UnitOutput) {
+        add_into(&mut self.genre, &output.genre);
+        self.tags.resize_with(output.tags.len(), Vec::new);
+        for (sum, tags) in self.tags.iter_mut().zip(&output.tags) {
+            add_into(sum, tags);
+        }
+        self.count += 1;
+    }
+
+    /// The mean of the outputs added, labelled (`None` before the first).
+    fn mean(&self, labels: &[String], vocabularies: &[TagVocabulary]) -> Option<Judgement> {
+        if self.count == 0 {
+            return None;
+        }
+        let mean = |sum: &[f64]| -> Vec<f32> {
+            sum.iter().map(|s| (s / self.count as f64) as f32).collect()
+        };
+        let tags = vocabularies
+            .iter()
+            .zip(&self.tags)
+            .map(|(vocabulary, sum)| TagScores {
+                vocabulary: vocabulary.name.clone(),
+                scores: Probabilities::new(&vocabulary.labels, &mean(sum)),
+            })
+            .collect();
+        Some(Judgement {
+            probabilities: Probabilities::new(labels, &mean(&self.genre)),
+            tags,
+        })
+    }
+}
+
+fn add_into(sum: &mut Vec<f64>, values: &[f32]) {
+    if sum.is_empty() {
+        sum.resize(values.len(), 0.0);
+    }
+    sum.iter_mut()
+        .zip(values)
+        .for_each(|(s, &v)| *s += f64::from(v));
 }
 
 /// The element-wise mean of vectors, summed in f64 (empty for none).
@@ -430,12 +549,7 @@ pub(crate) fn mean_of<'a>(vectors: impl Iterator<Item = &'a [f32]>) -> Vec<f32> 
     let mut sum: Vec<f64> = Vec::new();
     let mut count = 0usize;
     for vector in vectors {
-        if sum.is_empty() {
-            sum.resize(vector.len(), 0.0);
-        }
-        sum.iter_mut()
-            .zip(vector)
-            .for_each(|(s, &p)| *s += f64::from(p));
+        add_into(&mut sum, vector);
         count += 1;
     }
     sum.iter().map(|s| (s / count as f64) as f32).collect()

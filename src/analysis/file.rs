@@ -29,9 +29,18 @@ pub struct FileAnalysis<'a> {
 }
 
 impl<'a> FileAnalysis<'a> {
-    /// Starts a file of mono audio at `source_rate` Hz.
-    pub fn begin(analyzer: &'a mut dyn Analyzer, source_rate: u32) -> Result<Self, ResampleError> {
+    /// Starts a file of mono audio at `source_rate` Hz, whose length, when the container
+    /// states it, is `stated_samples` (at that rate): a long file is then judged on an even
+    /// sample of its patches (`EngineSettings::max_units`).
+    pub fn begin(
+        analyzer: &'a mut dyn Analyzer,
+        source_rate: u32,
+        stated_samples: Option<u64>,
+    ) -> Result<Self, ResampleError> {
         analyzer.start(source_rate)?;
+        if let Some(samples) = stated_samples {
+            analyzer.expect_length(samples);
+        }
         Ok(FileAnalysis {
             analyzer,
             mean: FileMean::new(),
@@ -72,6 +81,7 @@ impl<'a> FileAnalysis<'a> {
         let mut timings = self.analyzer.timings();
         timings.decode_ms = decode_ms;
         Ok(self.mean.finish(
+            self.analyzer.judged_mean(),
             self.analyzer.level(),
             self.analyzer.settings().silence_rms,
             duration_s,

@@ -84,6 +84,7 @@ fn file_settings(spec: &WindowSpec) -> EngineSettings {
         ending: Ending::File,
         silence_rms: SILENCE_RMS,
         whole_frame_hops: false,
+        max_units: None,
     }
 }
 
@@ -95,6 +96,7 @@ fn live_settings() -> EngineSettings {
         ending: Ending::Live,
         silence_rms: SILENCE_RMS,
         whole_frame_hops: true,
+        max_units: None,
     }
 }
 
@@ -119,7 +121,8 @@ fn windows_of(
 
 /// The file verdict of `samples` (22050 Hz), fed in blocks of `block`.
 fn file_verdict(analyzer: &mut dyn Analyzer, samples: &[f32], block: usize) -> FileVerdict {
-    let mut file = FileAnalysis::begin(analyzer, SAMPLE_RATE).unwrap_or_else(|e| panic!("{e}"));
+    let mut file = FileAnalysis::begin(analyzer, SAMPLE_RATE, Some(samples.len() as u64))
+        .unwrap_or_else(|e| panic!("{e}"));
     for chunk in samples.chunks(block) {
         file.push(chunk);
     }
@@ -323,8 +326,8 @@ fn silence_and_a_constant_level_are_no_music() {
     let mut engine = engine(&classifier, file_settings(&WindowSpec::default()));
     let five_s = 5 * SAMPLE_RATE as usize;
     let outcome = |engine: &mut Box<dyn Analyzer>, samples: &[f32]| {
-        let mut file =
-            FileAnalysis::begin(engine.as_mut(), SAMPLE_RATE).unwrap_or_else(|e| panic!("{e}"));
+        let mut file = FileAnalysis::begin(engine.as_mut(), SAMPLE_RATE, None)
+            .unwrap_or_else(|e| panic!("{e}"));
         file.push(samples);
         file.finish(samples.len() as f64 / f64::from(SAMPLE_RATE), 0.0)
             .err()
@@ -432,6 +435,68 @@ fn mel_patches_are_inferred_once_and_windows_are_their_mean() {
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(inferred, used.len(), "each patch once");
     assert_eq!(engine.frames_computed(), 1 + at_16k.len() as u64 / 256);
+}
+
+#[test]
+fn a_file_is_judged_on_its_distinct_patches_or_an_even_sample_of_them() {
+    use crate::frontend::musicnn_mel::{self, log_mel, patches, DEFAULT_PATCH_HOP};
+    use crate::frontend::MelPatches;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let song = seventy_second_song();
+    let at_16k = resample::resample(&song, SAMPLE_RATE, musicnn_mel::SAMPLE_RATE);
+    let all_patches =
+        patches(log_mel(&at_16k).view(), DEFAULT_PATCH_HOP).unwrap_or_else(|e| panic!("{e}"));
+    // 70 s hold 23 whole patches, each inside at least one of the four windows.
+    assert_eq!(all_patches.len_of(ndarray::Axis(0)), 23);
+    let mean_of_patches = |indices: &[usize]| {
+        mean_of_outputs(
+            indices
+                .iter()
+                .map(|&p| BandMeans::of(all_patches.index_axis(ndarray::Axis(0), p))),
+        )
+    };
+    let probabilities = |verdict: &FileVerdict| -> Vec<f32> {
+        verdict
+            .judgement
+            .probabilities
+            .0
+            .iter()
+            .map(|(_, p)| *p)
+            .collect()
+    };
+    let model = Arc::new(BandMeans {
+        labels: vec!["low".to_owned(), "high".to_owned()],
+        patches_inferred: Default::default(),
+    });
+    let settings = EngineSettings {
+        max_units: std::num::NonZeroUsize::new(5),
+        ..file_settings(&WindowSpec::default())
+    };
+    let mut engine = Engine::new(MelPatches::new(), Arc::clone(&model) as Arc<_>, settings);
+
+    // Its length stated, the file is judged on 5 patches: the centres of 5 equal parts.
+    let sampled = file_verdict(&mut engine, &song, ODD_BLOCK);
+    assert_eq!(model.patches_inferred.swap(0, Relaxed), 5);
+    assert_eq!(engine.units_judged(), 5);
+    assert_eq!(
+        probabilities(&sampled),
+        mean_of_patches(&[2, 6, 11, 16, 20])
+    );
+    assert!(!sampled.windows.is_empty());
+
+    // Of unknown length, on every patch, each counted once though windows overlap.
+    let mut file =
+        FileAnalysis::begin(&mut engine, SAMPLE_RATE, None).unwrap_or_else(|e| panic!("{e}"));
+    file.push(&song);
+    let whole = file
+        .finish(song.len() as f64 / f64::from(SAMPLE_RATE), 0.0)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(model.patches_inferred.load(Relaxed), 23);
+    assert_eq!(
+        probabilities(&whole),
+        mean_of_patches(&(0..23).collect::<Vec<_>>())
+    );
 }
 
 fn mean_of_outputs(outputs: impl Iterator<Item = Vec<f32>>) -> Vec<f32> {

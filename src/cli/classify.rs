@@ -10,6 +10,7 @@ use genred::pipeline::{FileAnalyzer, FileReport};
 use genred::record::{self, display_path};
 use genred::window::{
     WindowKeys, WindowSpec, DEFAULT_HOP_S, DEFAULT_LENGTH_S, DEFAULT_MAX_DURATION_S,
+    DEFAULT_MAX_PATCHES,
 };
 
 /// The flags that set the windows, for error messages.
@@ -17,6 +18,7 @@ const FLAGS: WindowKeys = WindowKeys {
     length: "--window",
     hop: "--hop",
     max_duration: "--max-duration",
+    max_patches: "--max-patches",
 };
 
 /// Say the genre of audio files.
@@ -26,14 +28,16 @@ const FLAGS: WindowKeys = WindowKeys {
 /// Songs longer than 30 s are heard in rolling 30 s windows; the file's genre
 /// is the one with the highest mean probability over its windows.
 ///
-/// Example: genred classify --model models/genre-10.onnx music/
+/// Examples: genred classify music/ (the default, musicnn with the ten-genre head);
+/// genred classify --model models/genre-2.onnx music/ (the seed's pop or classical).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Audio files, or folders searched recursively for audio files.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 
-    /// ONNX genre model (genre-2: pop or classical; genre-10: the ten GTZAN genres).
+    /// ONNX genre model: musicnn-genre-10 (ten GTZAN genres and 100 tags), genre-2 (pop or
+    /// classical) or genre-10 (ten genres on the 28 dataset features).
     #[arg(long, short, value_name = "FILE", default_value = DEFAULT_MODEL)]
     model: PathBuf,
 
@@ -54,6 +58,11 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_DURATION_S)]
     max_duration: f64,
 
+    /// The most 3 s patches a file is judged on, spread evenly over it (musicnn models; the
+    /// 28-feature models judge every window).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PATCHES)]
+    max_patches: usize,
+
     /// Files processed in parallel [default: all cores].
     #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     jobs: Option<u16>,
@@ -64,6 +73,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         length_s: args.window,
         hop_s: args.hop,
         max_duration_s: args.max_duration,
+        max_patches: args.max_patches,
     };
     windows.validate(FLAGS)?;
     let jobs = super::jobs(args.jobs)?;

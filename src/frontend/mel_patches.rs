@@ -82,6 +82,10 @@ impl FrontEnd for MelPatches {
             .collect()
     }
 
+    fn samples_units(&self) -> bool {
+        true
+    }
+
     fn unit(
         &mut self,
         unit: Span,

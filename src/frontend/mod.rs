@@ -95,6 +95,14 @@ pub trait FrontEnd: Send {
     /// The units `window` is judged on, in stream order; its verdict is their mean.
     fn units(&self, window: Span) -> Vec<Span>;
 
+    /// Whether a long stream may be judged on an even sample of its units
+    /// (`EngineSettings::max_units`): true for short patches that each say something of the
+    /// whole (musicnn's 3 s); false where a unit is a whole window (the 28 features), which
+    /// is judged every time.
+    fn samples_units(&self) -> bool {
+        false
+    }
+
     /// The model input of `unit`, one of `units(window.span)`.
     fn unit(&mut self, unit: Span, window: &WindowAudio<'_>) -> Result<Self::Unit, FrontEndError>;
 

@@ -40,6 +40,8 @@ impl WindowPredictor {
             ending: Ending::Live,
             silence_rms: config.silence_rms,
             whole_frame_hops: true,
+            // A live stream has no length to spread a sample over: every patch is judged.
+            max_units: None,
         };
         let mut engine = model.analyzer(settings);
         engine.start(device_rate)?;

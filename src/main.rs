@@ -8,10 +8,11 @@ use clap::{Parser, Subcommand};
 
 /// genred listens to music and says its genre.
 ///
-/// It classifies audio files (WAV, FLAC, MP3, OGG Vorbis, AU) with the 28
-/// librosa features of the GTZAN "musicfeatures" dataset and an ONNX model,
-/// either once (`classify`) or continuously as a daemon (`run`) that watches
-/// drop folders and listens to a microphone.
+/// It classifies audio files (WAV, FLAC, MP3, OGG Vorbis, AU) with an ONNX
+/// model (by default the musicnn tagger with a ten-genre head; the seed's
+/// models on the 28 librosa features of the GTZAN "musicfeatures" dataset stay
+/// available), either once (`classify`) or continuously as a daemon (`run`)
+/// that watches drop folders and listens to a microphone.
 #[derive(Debug, Parser)]
 #[command(name = "genred", version, propagate_version = true)]
 struct Cli {
@@ -29,6 +30,8 @@ enum Command {
     Features(cli::features::Args),
     /// Measure a model's accuracy on a labelled feature CSV.
     Evaluate(cli::evaluate::Args),
+    /// Print the musicnn taggers' per-patch outputs of audio files as JSON Lines (for training a head).
+    Embed(cli::embed::Args),
     /// List the audio input devices and what they support.
     Devices(cli::devices::Args),
     /// Validate a config file and print the effective configuration.
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Classify(args) => cli::classify::run(args),
         Command::Features(args) => cli::features::run(args),
         Command::Evaluate(args) => cli::evaluate::run(args),
+        Command::Embed(args) => cli::embed::run(args),
         Command::Devices(args) => cli::devices::run(args),
         Command::CheckConfig(args) => cli::check_config::run(args),
     };

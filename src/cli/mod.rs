@@ -6,6 +6,7 @@ pub mod check_config;
 pub mod classify;
 mod csv;
 pub mod devices;
+pub mod embed;
 pub mod evaluate;
 pub mod features;
 pub mod run;

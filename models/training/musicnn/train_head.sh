@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train the ten-genre head on musicnn's per-patch outputs and build
+# Train the ten-genre head on musicnn's per-patch outputs as genred itself computes them
+# (`genred embed`: genred's decoder, resampler, log-mel front end and tract), and build
 # models/musicnn-genre-10.onnx (both musicnn taggers + the head, one graph).
 #
 #   bash models/training/musicnn/train_head.sh [--data DIR] [--cache DIR]
@@ -10,10 +11,10 @@
 #          GTZAN-derived data is never committed
 #          (default ${XDG_CACHE_HOME:-~/.cache}/genred/musicnn-head)
 #
-# embed_librosa.py computes the per-patch outputs of train and valid (cached
-# under a key of the taggers', the embedder's and its requirements' sha256;
-# about 5 minutes of CPU), then train_head.py selects, refits, builds and
-# checks the graph (about 10 minutes on 2 cores).
+# `genred embed` (built here in release mode, or $GENRED when set) computes the per-patch
+# outputs of train and valid, cached under a key of the taggers', genred's sources' and
+# Cargo.lock's sha256 (about 10 minutes of CPU), then train_head.py selects, refits, builds
+# and checks the graph (about 10 minutes on 2 cores).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
@@ -27,24 +28,23 @@ while [ $# -gt 0 ]; do
     esac
 done
 source "$here/venv.sh"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements-librosa.txt"
+if [ -z "${GENRED:-}" ]; then
+    cargo build --quiet --release --manifest-path "$repo/Cargo.toml" --bin genred
+    GENRED="$repo/target/release/genred"
+fi
 
-key="$(cat "$repo/models/musicnn-msd.onnx" "$repo/models/musicnn-mtt.onnx" "$here/embed_librosa.py" \
-    "$here/requirements-librosa.txt" | sha256sum | cut -c1-16)"
+key="$( (cat "$repo/models/musicnn-msd.onnx" "$repo/models/musicnn-mtt.onnx" "$repo/Cargo.lock";
+         find "$repo/src" -type f -name '*.rs' | LC_ALL=C sort | xargs cat) | sha256sum | cut -c1-16)"
 mkdir -p "$cache"
 embeddings=()
-pids=()
-for split in train valid; do  # one process per split: two cores
+for split in train valid; do
     out="$cache/$split-$key.jsonl"
     embeddings+=("$out")
     if [ ! -s "$out" ]; then
-        echo "embed_librosa.py $data/$split -> $out"
-        ("$venv/bin/python" "$here/embed_librosa.py" "$data/$split" > "$out.partial" && mv "$out.partial" "$out") &
-        pids+=($!)
+        echo "genred embed $data/$split -> $out"
+        (cd "$repo" && "$GENRED" embed "$data/$split" > "$out.partial")
+        mv "$out.partial" "$out"
     fi
 done
-for pid in "${pids[@]}"; do
-    wait "$pid"
-done
 exec "$venv/bin/python" "$here/train_head.py" "$wheel" "${embeddings[@]}" \
-    --training-data "librosa 0.11 mel front end + onnxruntime (embed_librosa.py)"
+    --training-data "genred embed (genred's own decoder, log-mel front end and tract)"

@@ -25,8 +25,13 @@ use crate::frontend::FrontEndKind;
 pub use musicnn::MusicnnGenre;
 use tagger::TaggerError;
 
-/// The shipped default model (pop vs classical), relative to genred's folder.
-pub const DEFAULT_MODEL: &str = "models/genre-2.onnx";
+/// The shipped default model, relative to genred's folder: the musicnn taggers with the
+/// ten-genre head (genre, confidence and 100 tags).
+pub const DEFAULT_MODEL: &str = "models/musicnn-genre-10.onnx";
+
+/// The default of `genred evaluate`, which reads the 28 dataset features from a CSV and so
+/// needs a model on them: the seed's pop-vs-classical model.
+pub const DEFAULT_FEATURES_MODEL: &str = "models/genre-2.onnx";
 
 /// The prefix tract gives the ONNX `metadata_props` among a model's properties.
 const METADATA_PREFIX: &str = "onnx.metadata_props.";

@@ -10,7 +10,7 @@ use anyhow::{bail, Context as _};
 use serde::Serialize;
 
 use genred::features::{Features, FEATURE_NAMES, N_FEATURES};
-use genred::model::{Classifier, DEFAULT_MODEL};
+use genred::model::{Classifier, DEFAULT_FEATURES_MODEL};
 use genred::pipeline::most_probable;
 
 use super::csv;
@@ -32,7 +32,7 @@ Example, the shipped ten-genre model on GTZAN's artist-disjoint test split:
 #[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// The ONNX model to evaluate.
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_MODEL)]
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_FEATURES_MODEL)]
     model: PathBuf,
 
     /// Labelled feature CSV: `filename`, the 28 features, `label`.

@@ -129,6 +129,9 @@ pub trait Analyzer: Send {
 
     /// Frames the front end analysed since it was made; each frame counts once.
     fn frames_computed(&self) -> u64;
+
+    /// Units the model judged since the engine was made; each unit counts once.
+    fn units_inferred(&self) -> u64;
 }
 
 /// The engine for front end `F`.
@@ -151,6 +154,7 @@ pub struct Engine<F: FrontEnd> {
     units: BTreeMap<Span, UnitOutput>,
     level: StreamLevel,
     timings: Timings,
+    units_inferred: u64,
 }
 
 impl<F: FrontEnd> Engine<F> {
@@ -172,6 +176,7 @@ impl<F: FrontEnd> Engine<F> {
             units: BTreeMap::new(),
             level: StreamLevel::default(),
             timings: Timings::default(),
+            units_inferred: 0,
         };
         engine.front_end.start_stream();
         engine
@@ -260,6 +265,7 @@ impl<F: FrontEnd> Engine<F> {
                     outputs: outputs.len(),
                 });
             }
+            self.units_inferred += outputs.len() as u64;
             self.units.extend(missing.into_iter().zip(outputs));
         }
         let outputs: Vec<&UnitOutput> = keys.iter().filter_map(|key| self.units.get(key)).collect();
@@ -356,6 +362,10 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
 
     fn frames_computed(&self) -> u64 {
         self.front_end.frames_computed()
+    }
+
+    fn units_inferred(&self) -> u64 {
+        self.units_inferred
     }
 }
 

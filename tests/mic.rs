@@ -331,6 +331,7 @@ fn listen_with_musicnn(logs: &LogCapture, server: &TestMic, feed: &Path) {
         })
         .collect();
     let _ = player.kill();
+    let _ = player.wait();
     drop(stop);
     let result = worker.join().expect("mic thread does not panic");
     assert!(result.is_ok(), "{result:?}");

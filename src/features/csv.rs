@@ -219,7 +219,7 @@ mod tests {
             features: example(),
         };
         assert!(table.labelled);
-        assert_eq!(table.rows, [expected.clone()]);
+        assert_eq!(table.rows, std::slice::from_ref(&expected));
 
         // The same table with its first two columns swapped, and no label.
         let swapped: String = text

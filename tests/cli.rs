@@ -1,18 +1,19 @@
 //! `genred features` and `genred classify` through the real binary, on the real
 //! GTZAN fixture clips and the shipped models.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/gtzan-audio"
-);
+use common::{feature_table, fixture_path, FIXTURES, GENRED};
+use genred::features::csv::split_line;
+
 const GENRE_2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/genre-2.onnx");
 
 fn genred(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_genred"))
+    let output = Command::new(GENRED)
         .args(args)
         .output()
         .expect("the genred binary runs");
@@ -31,35 +32,21 @@ fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// A fixture clip's path, as an argument.
 fn fixture(name: &str) -> String {
-    let path = Path::new(FIXTURES).join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: the tests need ../shared beside the checkout",
-        path.display()
-    );
-    path.to_string_lossy().into_owned()
+    fixture_path(name).to_string_lossy().into_owned()
 }
 
 /// The published dataset rows of the fixtures, by file stem.
 fn published_rows() -> (Vec<String>, HashMap<String, Vec<f64>>) {
     let text = std::fs::read_to_string(fixture("published_features.csv")).expect("readable");
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .expect("a header")
-        .split(',')
-        .map(str::to_owned)
-        .collect();
-    let rows = lines
-        .map(|line| {
-            let fields: Vec<&str> = line.split(',').collect();
-            let stem = fields[0].trim_end_matches(".au").to_owned();
-            let values = fields[1..29]
-                .iter()
-                .map(|v| v.parse().expect("a number"))
-                .collect();
-            (stem, values)
+    let header = split_line(text.lines().next().expect("a header"));
+    let rows = feature_table(&text)
+        .rows
+        .into_iter()
+        .map(|row| {
+            let stem = row.filename.trim_end_matches(".au").to_owned();
+            (stem, row.features.0.to_vec())
         })
         .collect();
     (header, rows)

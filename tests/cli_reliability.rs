@@ -7,7 +7,6 @@ mod common;
 
 use std::ffi::OsStr;
 use std::fs;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
 use std::os::unix::net::UnixListener;
@@ -17,8 +16,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{assert_refused, genred, Home, CLASSICAL, GENRED, MODEL, POLL};
+use common::{
+    assert_refused, fixture_path, genred, output_within, text, Home, CLASSICAL, GENRED, MODEL,
+};
 use genred::audio::{self, LoadOptions};
+use genred::features::csv::split_line;
 
 /// Longer than any of these runs takes on 2 busy cores; a hang (a FIFO
 /// opened, a loop walked forever) fails the test at this point instead of
@@ -30,52 +32,15 @@ const CLIP_S: usize = 6;
 
 /// Runs genred with `args`; kills it and fails if it outlives [`HANG_DEADLINE`].
 fn genred_within(args: &[&OsStr]) -> Output {
-    let mut child = Command::new(GENRED)
-        .args(args)
-        .env_remove("GENRED_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the genred binary runs");
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            pipe.read_to_end(&mut bytes).map(|_| bytes)
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waitable") {
-            break status;
-        }
-        if started.elapsed() > HANG_DEADLINE {
-            child.kill().expect("killable");
-            let _ = child.wait();
-            let errors = stderr.join().expect("joined").unwrap_or_default();
-            panic!(
-                "genred {args:?} still running after {HANG_DEADLINE:?}: {}",
-                String::from_utf8_lossy(&errors)
-            );
-        }
-        thread::sleep(POLL);
-    };
-    Output {
-        status,
-        stdout: stdout.join().expect("joined").expect("stdout read"),
-        stderr: stderr.join().expect("joined").expect("stderr read"),
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
+    output_within(
+        Command::new(GENRED).args(args).env_remove("GENRED_CONFIG"),
+        HANG_DEADLINE,
+    )
 }
 
 /// The first [`CLIP_S`] seconds of a classical fixture, as a WAV at `path`.
 fn write_clip(path: &Path) {
-    let source = Path::new(common::FIXTURES).join(CLASSICAL[0]);
+    let source = fixture_path(CLASSICAL[0]);
     let clip = audio::load(&source, LoadOptions::default()).expect("the fixture loads");
     let samples = &clip.samples[..CLIP_S * 22_050];
     audio::wav::write_new_wav(path, 22_050, samples).expect("the clip is written");
@@ -280,12 +245,13 @@ fn plain_classify_and_features_keep_one_row_per_file_whatever_the_name() {
         String::from_utf8_lossy(&output.stderr)
     );
     let csv = text(&output.stdout);
-    let names: Vec<&str> = csv
+    let names: Vec<String> = csv
         .lines()
         .skip(1)
         .map(|row| {
-            assert_eq!(row.split(',').count(), 29, "{row:?}");
-            row.split(',').next().unwrap_or_default()
+            let fields = split_line(row);
+            assert_eq!(fields.len(), 29, "{row:?}");
+            fields[0].clone()
         })
         .collect();
     assert_eq!(
@@ -479,4 +445,72 @@ fn drop_target_and_rejected_paths_that_are_regular_files_are_refused() {
         );
     }
     assert_eq!(fs::read(home.path("a file")).unwrap(), b"not a folder");
+}
+
+/// Clips before a file that cannot be decoded: a command that went on past a closed
+/// stdout would reach that file and say so on stderr.
+const CLIPS_BEFORE_THE_BROKEN_FILE: usize = 8;
+
+#[test]
+fn a_closed_stdout_stops_features_and_classify_early_and_they_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for n in 0..CLIPS_BEFORE_THE_BROKEN_FILE {
+        write_clip(&root.join(format!("{n:02}.wav")));
+    }
+    fs::write(root.join("zz-broken.wav"), b"not audio").unwrap();
+
+    for command in ["features", "classify"] {
+        let mut genred = Command::new(GENRED)
+            .args([command, "--jobs", "1"])
+            .args(if command == "classify" {
+                vec!["--model", MODEL]
+            } else {
+                vec![]
+            })
+            .arg(root)
+            .env_remove("GENRED_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the genred binary runs");
+        // `genred … | head -1`: the pipe's only reader is head, which exits after a line.
+        let head = Command::new("head")
+            .arg("-1")
+            .stdin(Stdio::from(genred.stdout.take().expect("piped")))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("head runs");
+        let first_line = text(&head.wait_with_output().expect("head exits").stdout);
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = genred.try_wait().expect("waitable") {
+                break status;
+            }
+            if started.elapsed() > HANG_DEADLINE {
+                let _ = genred.kill();
+                panic!("{command}: still running {HANG_DEADLINE:?} after its stdout closed");
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let mut errors = String::new();
+        if let Some(mut stderr) = genred.stderr.take() {
+            std::io::Read::read_to_string(&mut stderr, &mut errors).expect("stderr read");
+        }
+        let expected_start = if command == "features" {
+            "filename,tempo,beats,".to_owned()
+        } else {
+            format!("{}\t", root.join("00.wav").display())
+        };
+        assert!(
+            first_line.starts_with(&expected_start),
+            "{command}: {first_line:?}"
+        );
+        assert!(status.success(), "{command}: {status}: {errors}");
+        assert_eq!(
+            errors, "",
+            "{command}: stopped quietly, before the broken file"
+        );
+    }
 }

@@ -2,47 +2,37 @@
 //! clips, and librosa 0.6.1's output on the synthetic reference clips. Both live in
 //! `../shared` (not ours to redistribute), which CI always has: a missing file fails the test.
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::fmt::Write as _;
+use std::path::Path;
+
+use common::{feature_table, shared};
 use genred::audio::{load, LoadOptions};
+use genred::features::csv::split_line;
 use genred::features::{
     extract, Features, IncrementalExtractor, FEATURE_NAMES, HOP_LENGTH, N_FEATURES, SAMPLE_RATE,
 };
-
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
 
 /// The acceptance tolerance of every column but tempo and beats: 1e-4 relative, or 1e-4
 /// absolute for values below 1 in magnitude.
 const TOLERANCE: f64 = 1e-4;
 
-fn shared(relative: &str) -> PathBuf {
-    Path::new(SHARED).join(relative)
-}
-
 /// The rows of a feature CSV (header `filename,tempo,…,mfcc20[,label]`), by file name.
 fn read_rows(csv: &Path) -> Vec<(String, [f64; N_FEATURES])> {
     let text = std::fs::read_to_string(csv)
         .unwrap_or_else(|e| panic!("{}: {e} (tests need ../shared)", csv.display()));
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let header = split_line(text.lines().next().unwrap_or_default());
     assert_eq!(
         &header[1..=N_FEATURES],
         &FEATURE_NAMES,
         "{}: header",
         csv.display()
     );
-    lines
-        .map(|line| {
-            let fields: Vec<&str> = line.split(',').collect();
-            let mut row = [0.0; N_FEATURES];
-            for (value, text) in row.iter_mut().zip(&fields[1..=N_FEATURES]) {
-                *value = text
-                    .parse()
-                    .unwrap_or_else(|e| panic!("{}: {text:?}: {e}", csv.display()));
-            }
-            (fields[0].to_string(), row)
-        })
+    feature_table(&text)
+        .rows
+        .into_iter()
+        .map(|row| (row.filename, row.features.0))
         .collect()
 }
 

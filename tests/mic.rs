@@ -9,6 +9,8 @@
 //! stall is noticed and capture resumes on thaw; server killed → loss logged,
 //! idle CPU; server back → capture resumes.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,10 +27,11 @@ use genred::pipeline::FileAnalyzer;
 use genred::sources::mic::{self, MicConfig, MicError, MicPrediction, StartPolicy};
 use genred::window::WindowSpec;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
+use common::{feature_table, output_within, shared, GENRED, MODEL};
+
 const HARNESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/testmic");
-const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/genre-2.onnx");
 const CLASSICAL_CLIP: &str = "fixtures/gtzan-audio/classical.00000.wav";
+const MUSICNN_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/musicnn-genre-10.onnx");
 
 /// Silence played before the clip: the first ~1 ms through the null sink is not exact.
 const LEAD_IN_S: f64 = 0.3;
@@ -257,7 +260,7 @@ fn live_microphone_end_to_end() {
 
     // The server returns: capture resumes within 5 s.
     let restarted = Instant::now();
-    let _restarted_server = TestMic::start(&server_dir);
+    let restarted_server = TestMic::start(&server_dir);
     let back = logs.wait_for(
         "mic: input device \"default\" is back",
         restarted,
@@ -278,21 +281,104 @@ fn live_microphone_end_to_end() {
     let result = worker.join().expect("mic thread does not panic");
     assert!(result.is_ok(), "{result:?}");
     assert_no_more_errors(&predictions);
+
+    listen_with_musicnn(&logs, &restarted_server, &feed);
+}
+
+/// Predictions of the musicnn run: windows of 10 s (provisional), then every 5.008 s.
+const MUSICNN_PREDICTIONS: usize = 3;
+
+/// The musicnn model through the same device, for about 20 s of the clip: its front end
+/// at 16 kHz from the device's 48 kHz, the first provisional prediction after 10 s, then
+/// one every hop, each record with the taggers' tags as a file record has them. (That
+/// each 3 s patch is inferred once and a window is the mean of its patches is the unit
+/// test `with_musicnn_each_patch_is_inferred_once…` in src/sources/mic/.)
+fn listen_with_musicnn(logs: &LogCapture, server: &TestMic, feed: &Path) {
+    let model = GenreModel::load(Path::new(MUSICNN_MODEL)).expect("the musicnn model loads");
+    let GenreModel::Musicnn(musicnn) = &model else {
+        panic!("{MUSICNN_MODEL} is a musicnn model")
+    };
+    let labels = musicnn.labels().to_vec();
+    let config = MicConfig {
+        enabled: true,
+        ..MicConfig::default()
+    };
+    let (stop, shutdown) = crossbeam_channel::bounded::<()>(0);
+    let (predictions_tx, predictions) = crossbeam_channel::unbounded();
+    let started = Instant::now();
+    let worker = thread::spawn(move || {
+        mic::run(
+            &config,
+            model,
+            &shutdown,
+            StartPolicy::FailFast,
+            &mut |prediction| {
+                let _ = predictions_tx.send((Instant::now(), prediction));
+            },
+        )
+    });
+    let listening = logs.wait_for(
+        "mic: listening on input device \"default\"",
+        started,
+        Duration::from_secs(8),
+    );
+    let mut player = server.play(feed);
+    let received: Vec<(Instant, MicPrediction)> = (0..MUSICNN_PREDICTIONS)
+        .map(|n| {
+            predictions
+                .recv_timeout(Duration::from_secs(15))
+                .unwrap_or_else(|error| panic!("musicnn prediction {n}: {error}"))
+        })
+        .collect();
+    let _ = player.kill();
+    let _ = player.wait();
+    drop(stop);
+    let result = worker.join().expect("mic thread does not panic");
+    assert!(result.is_ok(), "{result:?}");
+
+    let since_listening = received[0].0.duration_since(listening).as_secs_f64();
+    eprintln!("musicnn: first prediction {since_listening:.2} s after listening began");
+    assert!(
+        (9.0..11.5).contains(&since_listening),
+        "first musicnn prediction {since_listening:.2} s after listening began"
+    );
+    let windows: Vec<f64> = received.iter().map(|(_, p)| p.window_s).collect();
+    for (window_s, expected) in windows.iter().zip([10.0, 15.008, 20.016]) {
+        assert!((window_s - expected).abs() < 0.01, "windows {windows:?}");
+    }
+    for (_, prediction) in &received {
+        assert!(prediction.provisional, "{prediction:?}");
+        assert!(!prediction.silence, "the clip is playing: {prediction:?}");
+        assert_eq!(prediction.dropped_samples, 0);
+        let json = serde_json::to_value(prediction).expect("serializes");
+        let genres: Vec<&String> = json["probabilities"]
+            .as_object()
+            .expect("probabilities is an object")
+            .keys()
+            .collect();
+        assert_eq!(genres.len(), labels.len(), "{json}");
+        for vocabulary in ["msd", "mtt"] {
+            let tags = json["tags"][vocabulary].as_object();
+            assert_eq!(tags.map(|tags| tags.len()), Some(50), "{json}");
+        }
+    }
 }
 
 #[test]
 fn genred_run_without_an_audio_server_fails_with_one_clear_line() {
     let state = tempfile::tempdir().expect("temp dir");
     let config = write_mic_only_config(state.path(), "default");
-    let output = Command::new(env!("CARGO_BIN_EXE_genred"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .env(
-            "PULSE_SERVER",
-            format!("unix:{}/absent/native", state.path().display()),
-        )
-        .env("PULSE_COOKIE", state.path().join("cookie"))
-        .output_with_timeout(Duration::from_secs(20));
+    let output = output_within(
+        Command::new(GENRED)
+            .args(["run", "--config"])
+            .arg(&config)
+            .env(
+                "PULSE_SERVER",
+                format!("unix:{}/absent/native", state.path().display()),
+            )
+            .env("PULSE_COOKIE", state.path().join("cookie")),
+        Duration::from_secs(20),
+    );
     assert!(!output.status.success(), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let error_line = stderr
@@ -311,10 +397,10 @@ fn genred_run_without_an_audio_server_fails_with_one_clear_line() {
 fn an_unpaced_device_is_refused() {
     let state = tempfile::tempdir().expect("temp dir");
     let config = write_mic_only_config(state.path(), "null");
-    let output = Command::new(env!("CARGO_BIN_EXE_genred"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .output_with_timeout(Duration::from_secs(20));
+    let output = output_within(
+        Command::new(GENRED).args(["run", "--config"]).arg(&config),
+        Duration::from_secs(20),
+    );
     assert!(!output.status.success(), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -334,10 +420,12 @@ fn an_unpaced_device_is_refused() {
 fn genred_devices_lists_the_test_microphone_as_default() {
     let state = tempfile::tempdir().expect("temp dir");
     let server = TestMic::start(state.path());
-    let output = Command::new(env!("CARGO_BIN_EXE_genred"))
-        .arg("devices")
-        .envs(server.env.iter().map(|(k, v)| (k, v)))
-        .output_with_timeout(Duration::from_secs(20));
+    let output = output_within(
+        Command::new(GENRED)
+            .arg("devices")
+            .envs(server.env.iter().map(|(k, v)| (k, v))),
+        Duration::from_secs(20),
+    );
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut lines = stdout.lines();
@@ -374,49 +462,18 @@ fn write_mic_only_config(dir: &Path, device: &str) -> PathBuf {
     path
 }
 
-/// `Command::output` that kills the child if it outlives `timeout`.
-trait OutputWithTimeout {
-    fn output_with_timeout(&mut self, timeout: Duration) -> std::process::Output;
-}
-
-impl OutputWithTimeout for Command {
-    fn output_with_timeout(&mut self, timeout: Duration) -> std::process::Output {
-        let mut child = self
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("genred runs");
-        let deadline = Instant::now() + timeout;
-        while child.try_wait().expect("wait").is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("genred did not exit within {timeout:?}");
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        child.wait_with_output().expect("output")
-    }
-}
-
 /// The feature rows `genred features` prints for `files`, in order.
 fn genred_features(files: &[PathBuf]) -> Vec<[f64; N_FEATURES]> {
-    let output = Command::new(env!("CARGO_BIN_EXE_genred"))
-        .arg("features")
-        .args(files)
-        .output_with_timeout(Duration::from_secs(120));
+    let output = output_within(
+        Command::new(GENRED).arg("features").args(files),
+        Duration::from_secs(120),
+    );
     assert!(output.status.success(), "{output:?}");
     let csv = String::from_utf8(output.stdout).expect("UTF-8 CSV");
-    csv.lines()
-        .skip(1)
-        .map(|row| {
-            let values: Vec<f64> = row
-                .split(',')
-                .skip(1)
-                .take(N_FEATURES)
-                .map(|value| value.parse().expect("a number"))
-                .collect();
-            values.try_into().expect("28 features per row")
-        })
+    feature_table(&csv)
+        .rows
+        .into_iter()
+        .map(|row| row.features.0)
         .collect()
 }
 
@@ -428,16 +485,6 @@ fn assert_no_more_errors(predictions: &Receiver<(Instant, MicPrediction)>) {
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => return,
         }
     }
-}
-
-fn shared(relative: &str) -> PathBuf {
-    let path = Path::new(SHARED).join(relative);
-    assert!(
-        path.exists(),
-        "{} is missing (tests need ../shared)",
-        path.display()
-    );
-    path
 }
 
 /// The genre `genred classify` gives the clip (the same pipeline, in process).

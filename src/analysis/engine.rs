@@ -122,9 +122,6 @@ pub trait Analyzer: Send {
     /// 28-feature models a unit is a window, so this is the mean over the judged windows.
     fn judged_mean(&self) -> Option<Judgement>;
 
-    /// How many distinct units the stream was judged on.
-    fn units_judged(&self) -> usize;
-
     /// What the engine was made with.
     fn settings(&self) -> &EngineSettings;
 
@@ -149,6 +146,9 @@ pub trait Analyzer: Send {
 
     /// Frames the front end analysed since it was made; each frame counts once.
     fn frames_computed(&self) -> u64;
+
+    /// Units the model judged since the engine was made; each unit counts once.
+    fn units_inferred(&self) -> u64;
 }
 
 /// The engine for front end `F`.
@@ -176,6 +176,7 @@ pub struct Engine<F: FrontEnd> {
     judged: UnitSums,
     level: StreamLevel,
     timings: Timings,
+    units_inferred: u64,
 }
 
 impl<F: FrontEnd> Engine<F> {
@@ -199,6 +200,7 @@ impl<F: FrontEnd> Engine<F> {
             judged: UnitSums::default(),
             level: StreamLevel::default(),
             timings: Timings::default(),
+            units_inferred: 0,
         };
         engine.front_end.start_stream();
         engine
@@ -312,6 +314,7 @@ impl<F: FrontEnd> Engine<F> {
                     outputs: outputs.len(),
                 });
             }
+            self.units_inferred += outputs.len() as u64;
             outputs.iter().for_each(|output| self.judged.add(output));
             self.units.extend(missing.into_iter().zip(outputs));
         }
@@ -402,10 +405,6 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
             .mean(self.model.labels(), self.model.tag_vocabularies())
     }
 
-    fn units_judged(&self) -> usize {
-        self.judged.count
-    }
-
     fn settings(&self) -> &EngineSettings {
         &self.settings
     }
@@ -436,6 +435,10 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
 
     fn frames_computed(&self) -> u64 {
         self.front_end.frames_computed()
+    }
+
+    fn units_inferred(&self) -> u64 {
+        self.units_inferred
     }
 }
 

@@ -478,7 +478,7 @@ fn a_file_is_judged_on_its_distinct_patches_or_an_even_sample_of_them() {
     // Its length stated, the file is judged on 5 patches: the centres of 5 equal parts.
     let sampled = file_verdict(&mut engine, &song, ODD_BLOCK);
     assert_eq!(model.patches_inferred.swap(0, Relaxed), 5);
-    assert_eq!(engine.units_judged(), 5);
+    assert_eq!(engine.units_inferred(), 5);
     assert_eq!(
         probabilities(&sampled),
         mean_of_patches(&[2, 6, 11, 16, 20])

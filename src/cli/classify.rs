@@ -83,46 +83,40 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = std::io::LineWriter::new(stdout.lock());
     let mut failures = 0_usize;
-    let mut write_error = None;
+    let mut written = Ok(());
     super::map_ordered(
         &files,
         jobs,
         || FileAnalyzer::new(&model, windows),
         |analyzer, path| analyzer.classify(path),
-        |_, result| match result {
-            Ok(report) => {
-                let written = if args.json {
-                    serde_json::to_writer(&mut out, &JsonLine::new(&report))
-                        .map_err(std::io::Error::from)
-                        .and_then(|()| writeln!(out))
-                } else {
-                    writeln!(
-                        out,
-                        "{}\t{}\t{:.3}{}",
-                        display_path(&report.path),
-                        report.genre,
-                        report.confidence,
-                        top_tags_column(&report)
-                    )
-                };
-                if write_error.is_none() {
-                    write_error = written.err();
+        |_, result| {
+            match result {
+                Ok(report) => {
+                    written = if args.json {
+                        serde_json::to_writer(&mut out, &JsonLine::new(&report))
+                            .map_err(std::io::Error::from)
+                            .and_then(|()| writeln!(out))
+                    } else {
+                        writeln!(
+                            out,
+                            "{}\t{}\t{:.3}{}",
+                            display_path(&report.path),
+                            report.genre,
+                            report.confidence,
+                            top_tags_column(&report)
+                        )
+                    };
+                }
+                Err(err) => {
+                    failures += 1;
+                    eprintln!("genred: {err}");
                 }
             }
-            Err(err) => {
-                failures += 1;
-                eprintln!("genred: {err}");
-            }
+            super::go_on_while_written(&written)
         },
     );
-    if let Some(err) = write_error {
-        return Err(err).context("writing to stdout");
-    }
-    Ok(if failures == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    let written = written.and_then(|()| out.flush());
+    super::exit_code(written, failures).context("writing to stdout")
 }
 
 /// The tags in plain output: this many, best first.

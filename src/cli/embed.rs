@@ -20,7 +20,7 @@ use genred::frontend::musicnn_mel::{self, DEFAULT_PATCH_HOP};
 use genred::model::tagger::{Tagger, TaggerOutputs};
 use genred::record::display_path;
 
-use super::{collect_inputs, jobs, map_ordered, one_line};
+use super::{collect_inputs, exit_code, go_on_while_written, jobs, map_ordered, one_line};
 
 const MSD_TAGGER: &str = "models/musicnn-msd.onnx";
 const MTT_TAGGER: &str = "models/musicnn-mtt.onnx";
@@ -76,7 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let jobs = jobs(args.jobs)?;
     let mut out = std::io::stdout().lock();
     let mut failed = 0usize;
-    let mut write_error = None;
+    let mut written = Ok(());
     map_ordered(
         &files,
         jobs,
@@ -85,25 +85,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let patches = patches_of(path)?;
             Ok((msd.run(patches.view())?, mtt.run(patches.view())?))
         },
-        |path, outcome| match outcome {
-            Ok((msd, mtt)) if write_error.is_none() => {
-                write_error = write_records(&mut out, path, &msd, &mtt).err();
+        |path, outcome| {
+            match outcome {
+                Ok((msd, mtt)) => written = write_records(&mut out, path, &msd, &mtt),
+                Err(err) => {
+                    failed += 1;
+                    eprintln!("genred: {}", one_line(&err));
+                }
             }
-            Ok(_) => {}
-            Err(err) => {
-                failed += 1;
-                eprintln!("genred: {}", one_line(&err));
-            }
+            go_on_while_written(&written)
         },
     );
-    if let Some(err) = write_error {
-        return Err(anyhow::Error::from(err).context("writing the embeddings to stdout"));
-    }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(exit_code(written, failed).context("writing the embeddings to stdout")?)
 }
 
 /// The musicnn log-mel patches of the file at `path`, through the front end the engine uses.

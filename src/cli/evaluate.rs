@@ -9,11 +9,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context as _};
 use serde::Serialize;
 
-use genred::features::{Features, FEATURE_NAMES, N_FEATURES};
+use genred::features::csv::{self, FeatureTable};
+use genred::features::Features;
 use genred::model::{Classifier, DEFAULT_FEATURES_MODEL};
 use genred::pipeline::most_probable;
-
-use super::csv;
 
 /// What `genred evaluate --help` says after the options.
 const AFTER_HELP: &str = "\
@@ -259,61 +258,24 @@ struct LabelledTable {
 }
 
 impl LabelledTable {
-    /// Reads a plain comma-separated table without quoting, as the dataset and
-    /// `genred features` write it.
+    /// Reads a feature CSV, as the dataset and `genred features --label-from-dir` write
+    /// it; it must have a `label` column.
     fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let mut lines = text
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| !line.trim().is_empty());
-        let Some((_, header)) = lines.next() else {
-            bail!(
-                "{}: empty file, expected a header with filename, the features and label",
-                path.display()
-            );
-        };
-        let columns = csv::split_line(header);
-        let column = |name: &str| {
-            columns
-                .iter()
-                .position(|c| c == name)
-                .with_context(|| format!("{}: header has no `{name}` column", path.display()))
-        };
-        let filename_column = column("filename")?;
-        let label_column = column("label")?;
-        let mut feature_index = [0; N_FEATURES];
-        for (slot, name) in feature_index.iter_mut().zip(FEATURE_NAMES) {
-            *slot = column(name)?;
+        let table = FeatureTable::parse(&text).with_context(|| path.display().to_string())?;
+        if !table.labelled {
+            bail!("{}: header has no `{}` column", path.display(), csv::LABEL);
         }
-
-        let rows = lines
-            .map(|(index, line)| {
-                let place = format!("{}:{}", path.display(), index + 1);
-                let fields = csv::split_line(line);
-                if fields.len() != columns.len() {
-                    bail!(
-                        "{place}: {} fields, the header has {}",
-                        fields.len(),
-                        columns.len()
-                    );
-                }
-                let mut features = [0.0; N_FEATURES];
-                for ((value, &column), name) in
-                    features.iter_mut().zip(&feature_index).zip(FEATURE_NAMES)
-                {
-                    *value = fields[column].parse().with_context(|| {
-                        format!("{place}: `{name}` is not a number: {:?}", fields[column])
-                    })?;
-                }
-                Ok(LabelledRow {
-                    stem: file_stem(&fields[filename_column]),
-                    label: fields[label_column].clone(),
-                    features: Features(features),
-                })
+        let rows = table
+            .rows
+            .into_iter()
+            .map(|row| LabelledRow {
+                stem: file_stem(&row.filename),
+                label: row.label.unwrap_or_default(),
+                features: row.features,
             })
-            .collect::<anyhow::Result<_>>()?;
+            .collect();
         Ok(LabelledTable { rows })
     }
 }

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use super::csv;
 use genred::audio::{self, LoadOptions};
-use genred::features::{Extractor, Features, FEATURE_NAMES};
+use genred::features::csv;
+use genred::features::{Extractor, Features};
 use genred::record::display_path;
 use genred::window::DEFAULT_LENGTH_S;
 
@@ -42,42 +42,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let files = super::collect_inputs(&args.paths)?;
     let jobs = super::jobs(args.jobs)?;
 
+    // Line by line, so that a reader sees each row when it is ready (and a reader that
+    // went away is noticed at the next row).
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    write!(out, "filename,{}", FEATURE_NAMES.join(","))?;
-    if args.label_from_dir {
-        write!(out, ",label")?;
-    }
-    writeln!(out)?;
-
+    let mut out = std::io::LineWriter::new(stdout.lock());
+    let mut written = csv::write_header(&mut out, args.label_from_dir);
     let mut failures = 0_usize;
-    let mut write_error = None;
-    super::map_ordered(
-        &files,
-        jobs,
-        Extractor::new,
-        |extractor, path| extract_file(extractor, path),
-        |path, result| match result {
-            Ok(features) => {
-                if write_error.is_none() {
-                    write_error = write_row(&mut out, path, &features, args.label_from_dir).err();
+    if written.is_ok() {
+        super::map_ordered(
+            &files,
+            jobs,
+            Extractor::new,
+            |extractor, path| extract_file(extractor, path),
+            |path, result| {
+                match result {
+                    Ok(features) => {
+                        written = write_row(&mut out, path, &features, args.label_from_dir);
+                    }
+                    Err(err) => {
+                        failures += 1;
+                        eprintln!("genred: {}", super::one_line(&err));
+                    }
                 }
-            }
-            Err(err) => {
-                failures += 1;
-                eprintln!("genred: {}", super::one_line(&err));
-            }
-        },
-    );
-    if let Some(err) = write_error {
-        return Err(err).context("writing the CSV to stdout");
+                super::go_on_while_written(&written)
+            },
+        );
     }
-    out.flush().context("writing the CSV to stdout")?;
-    Ok(if failures == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    let written = written.and_then(|()| out.flush());
+    super::exit_code(written, failures).context("writing the CSV to stdout")
 }
 
 /// The features of a file's first 30 s, as `librosa.load(path, duration=30)` read it.
@@ -94,6 +86,8 @@ fn extract_file(extractor: &mut Extractor, path: &Path) -> anyhow::Result<Featur
         .with_context(|| path.display().to_string())
 }
 
+/// One CSV row: the file's name without its folder, its features, and with
+/// `--label-from-dir` its parent folder's name.
 fn write_row(
     out: &mut impl Write,
     path: &Path,
@@ -101,25 +95,13 @@ fn write_row(
     label_from_dir: bool,
 ) -> std::io::Result<()> {
     let name = Path::new(path.file_name().unwrap_or(path.as_os_str()));
-    write!(out, "{}", csv::field(&display_path(name)))?;
-    for (value, name) in features.as_array().iter().zip(FEATURE_NAMES) {
-        if name == "beats" {
-            // A count, printed as the dataset prints it: `34`, not `34.0`.
-            write!(out, ",{}", *value as u64)?;
-        } else {
-            // Debug formatting is Rust's shortest round-trip form, like Python's repr.
-            write!(out, ",{value:?}")?;
-        }
-    }
-    if label_from_dir {
-        let label = path
-            .parent()
+    let label = label_from_dir.then(|| {
+        path.parent()
             .and_then(Path::file_name)
             .map(|dir| display_path(Path::new(dir)))
-            .unwrap_or_default();
-        write!(out, ",{}", csv::field(&label))?;
-    }
-    writeln!(out)
+            .unwrap_or_default()
+    });
+    csv::write_row(out, &display_path(name), features, label.as_deref())
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 
 pub mod check_config;
 pub mod classify;
-mod csv;
 pub mod devices;
 pub mod embed;
 pub mod evaluate;
@@ -12,8 +11,10 @@ pub mod features;
 pub mod run;
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use genred::audio;
@@ -101,6 +102,28 @@ pub fn one_line(err: &anyhow::Error) -> String {
     line
 }
 
+/// Whether a batch command goes on after its last write to stdout: not once that failed,
+/// for instance because the reader went away (`genred features big/ | head -1` stops
+/// working when `head` exits).
+pub fn go_on_while_written(written: &io::Result<()>) -> ControlFlow<()> {
+    match written {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(_) => ControlFlow::Break(()),
+    }
+}
+
+/// The exit status of a batch command that wrote its stream to stdout with outcome
+/// `written` and saw `failures` inputs fail. A reader that closed stdout is not an error
+/// (ripgrep's rule: stop and exit 0, quietly); any other write error is.
+pub fn exit_code(written: io::Result<()>, failures: usize) -> io::Result<ExitCode> {
+    match written {
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(error) => Err(error),
+        Ok(()) if failures == 0 => Ok(ExitCode::SUCCESS),
+        Ok(()) => Ok(ExitCode::FAILURE),
+    }
+}
+
 /// The threads for `--jobs`: every core by default, and at most the daemon's
 /// limit for `workers.count` (a few per core).
 pub fn jobs(flag: Option<u16>) -> Result<usize, InvalidSetting> {
@@ -115,12 +138,14 @@ pub fn jobs(flag: Option<u16>) -> Result<usize, InvalidSetting> {
 /// Runs `work` over `items` on `jobs` threads (each with its own state from
 /// `make_worker`) and hands the results to `emit` in input order, as soon as
 /// each one's predecessors are done, so output is deterministic and streams.
+/// When `emit` says [`ControlFlow::Break`], no further item is started and
+/// nothing more is emitted (the items under way are finished and dropped).
 pub fn map_ordered<T, W, R>(
     items: &[T],
     jobs: usize,
     make_worker: impl Fn() -> W + Sync,
     work: impl Fn(&mut W, &T) -> R + Sync,
-    mut emit: impl FnMut(&T, R),
+    mut emit: impl FnMut(&T, R) -> ControlFlow<()>,
 ) where
     T: Sync,
     R: Send,
@@ -147,16 +172,24 @@ pub fn map_ordered<T, W, R>(
         drop(sender);
         let mut pending = BTreeMap::new();
         let mut next_to_emit = 0;
-        for (index, result) in receiver {
+        'receiving: for (index, result) in receiver.iter() {
             pending.insert(index, result);
             while let Some(result) = pending.remove(&next_to_emit) {
-                emit(&items[next_to_emit], result);
+                let flow = emit(&items[next_to_emit], result);
                 next_to_emit += 1;
                 if let Some(bar) = &progress {
                     bar.inc(1);
                 }
+                if flow.is_break() {
+                    // Workers stop at their next item: they see the claim counter past the end.
+                    next.store(items.len(), Ordering::Relaxed);
+                    break 'receiving;
+                }
             }
         }
+        // Dropped before the workers are joined, so a worker blocked on nothing but its
+        // current item finds no one to send it to and stops.
+        drop(receiver);
     });
     if let Some(bar) = progress {
         bar.finish_and_clear();
@@ -181,10 +214,51 @@ mod tests {
                 std::thread::sleep(std::time::Duration::from_micros((x * 37) % 500));
                 x * x
             },
-            |&x, squared| seen.push((x, squared)),
+            |&x, squared| {
+                seen.push((x, squared));
+                ControlFlow::Continue(())
+            },
         );
         let expected: Vec<(u64, u64)> = items.iter().map(|&x| (x, x * x)).collect();
         assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn map_ordered_stops_starting_items_once_emit_says_stop() {
+        let items: Vec<u64> = (0..200).collect();
+        let started = AtomicUsize::new(0);
+        let mut emitted = Vec::new();
+        map_ordered(
+            &items,
+            2,
+            || (),
+            |(), &x| {
+                started.fetch_add(1, Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                x
+            },
+            |_, x| {
+                emitted.push(x);
+                if x == 2 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            },
+        );
+        assert_eq!(emitted, [0, 1, 2]);
+        let started = started.into_inner();
+        assert!(started < 20, "{started} items started after the stop");
+    }
+
+    #[test]
+    fn a_closed_stdout_ends_a_batch_command_with_success() {
+        let broken = io::Error::from(io::ErrorKind::BrokenPipe);
+        assert_eq!(exit_code(Err(broken), 3).ok(), Some(ExitCode::SUCCESS));
+        let full = io::Error::from(io::ErrorKind::StorageFull);
+        assert!(exit_code(Err(full), 0).is_err());
+        assert_eq!(exit_code(Ok(()), 0).ok(), Some(ExitCode::SUCCESS));
+        assert_eq!(exit_code(Ok(()), 1).ok(), Some(ExitCode::FAILURE));
     }
 
     #[test]
@@ -204,7 +278,16 @@ mod tests {
     #[test]
     fn map_ordered_handles_no_items() {
         let mut calls = 0;
-        map_ordered(&[] as &[u8], 4, || (), |_, _| (), |_, _| calls += 1);
+        map_ordered(
+            &[] as &[u8],
+            4,
+            || (),
+            |_, _| (),
+            |_, _| {
+                calls += 1;
+                ControlFlow::Continue(())
+            },
+        );
         assert_eq!(calls, 0);
     }
 }

@@ -17,6 +17,8 @@
 //! and compute only the new ones.
 
 mod chroma;
+mod columns;
+pub mod csv;
 mod frame;
 mod incremental;
 pub(crate) mod mfcc;
@@ -27,6 +29,7 @@ mod sum;
 mod summary;
 mod temporal;
 
+pub use columns::{Column, ColumnType, FEATURE_NAMES, N_MFCC_COLUMNS};
 pub use incremental::{IncrementalExtractor, StreamExtractor};
 
 use frame::{FrameAnalyzer, FrameFeatures};
@@ -34,38 +37,6 @@ use summary::Summarizer;
 
 /// Number of features per clip.
 pub const N_FEATURES: usize = 28;
-
-/// The dataset's column names, in its order (the `genred features` CSV header after `filename`).
-pub const FEATURE_NAMES: [&str; N_FEATURES] = [
-    "tempo",
-    "beats",
-    "chroma_stft",
-    "rmse",
-    "spectral_centroid",
-    "spectral_bandwidth",
-    "rolloff",
-    "zero_crossing_rate",
-    "mfcc1",
-    "mfcc2",
-    "mfcc3",
-    "mfcc4",
-    "mfcc5",
-    "mfcc6",
-    "mfcc7",
-    "mfcc8",
-    "mfcc9",
-    "mfcc10",
-    "mfcc11",
-    "mfcc12",
-    "mfcc13",
-    "mfcc14",
-    "mfcc15",
-    "mfcc16",
-    "mfcc17",
-    "mfcc18",
-    "mfcc19",
-    "mfcc20",
-];
 
 /// The sample rate every feature assumes (librosa's default `sr`).
 pub const SAMPLE_RATE: u32 = 22050;
@@ -76,8 +47,8 @@ pub const N_FFT: usize = 2048;
 /// Samples between consecutive frame centres.
 pub const HOP_LENGTH: usize = 512;
 
-/// One clip's 28 features, in the dataset's column order ([`FEATURE_NAMES`]):
-/// tempo in BPM, beats as a count, then the means of the frame-wise features.
+/// One clip's 28 features, in the dataset's column order, indexed by [`Column`]: tempo in
+/// BPM, beats as a count, then the means of the frame-wise features.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Features(pub [f64; N_FEATURES]);
 
@@ -85,6 +56,11 @@ impl Features {
     /// The values in [`FEATURE_NAMES`] order.
     pub fn as_array(&self) -> &[f64; N_FEATURES] {
         &self.0
+    }
+
+    /// Each column with its value, in the dataset's order.
+    pub fn columns(&self) -> impl Iterator<Item = (Column, f64)> + '_ {
+        Column::ALL.into_iter().map(|column| (column, self[column]))
     }
 }
 
@@ -169,13 +145,17 @@ mod tests {
     #[test]
     fn silence_has_no_tempo_no_beats_and_the_floor_mfcc1() {
         // spec §13: digital silence → tempo 0, beats 0, mfcc1 = −1131.370849898476, rest 0
-        let features = extract(&[0.0; 3 * N_FFT + 100]).map(|f| f.0);
+        let features = extract(&[0.0; 3 * N_FFT + 100]);
         let Ok(row) = features else {
             panic!("{features:?}")
         };
-        assert_eq!(row[..8], [0.0; 8]);
-        assert!((row[8] - -1131.370849898476).abs() < 1e-9);
-        assert!(row[9..].iter().all(|c| c.abs() < 1e-9));
+        for (column, value) in row.columns() {
+            match column {
+                Column::MFCC1 => assert!((value - -1131.370849898476).abs() < 1e-9),
+                _ if column < Column::MFCC1 => assert_eq!(value, 0.0, "{column}"),
+                _ => assert!(value.abs() < 1e-9, "{column}"),
+            }
+        }
     }
 
     #[test]

@@ -5,9 +5,12 @@ use std::collections::HashMap;
 
 use super::chroma::{estimate_tuning, ChromaFilterbank, N_CHROMA};
 use super::frame::{ChromaSum, FrameFeatures};
-use super::mfcc::{Dct, N_MELS, TOP_DB};
+use super::mfcc::{Dct, N_MELS, N_MFCC, TOP_DB};
 use super::rhythm::{estimate_tempo, onset_envelope, track_beats, Tempogram};
-use super::{Features, N_FEATURES};
+use super::{Column, Features, N_FEATURES, N_MFCC_COLUMNS};
+
+// Every coefficient has its column.
+const _: () = assert!(N_MFCC == N_MFCC_COLUMNS);
 
 /// Turns a clip's frames into its 28 features, keeping FFT plans and filterbanks.
 pub(crate) struct Summarizer {
@@ -63,19 +66,19 @@ impl Summarizer {
             (0.0, 0)
         };
 
-        let mut row = [0.0; N_FEATURES];
-        row[..8].copy_from_slice(&[
-            tempo,
-            beats as f64,
-            chroma,
-            mean(&|f| f64::from(f.rms)),
-            mean(&|f| f.spectral_centroid),
-            mean(&|f| f.spectral_bandwidth),
-            mean(&|f| f.rolloff),
-            mean(&|f| f.zero_crossing_rate),
-        ]);
-        row[8..].copy_from_slice(&mfcc);
-        Features(row)
+        let mut row = Features([0.0; N_FEATURES]);
+        row[Column::TEMPO] = tempo;
+        row[Column::BEATS] = beats as f64;
+        row[Column::CHROMA_STFT] = chroma;
+        row[Column::RMSE] = mean(&|f| f64::from(f.rms));
+        row[Column::SPECTRAL_CENTROID] = mean(&|f| f.spectral_centroid);
+        row[Column::SPECTRAL_BANDWIDTH] = mean(&|f| f.spectral_bandwidth);
+        row[Column::ROLLOFF] = mean(&|f| f.rolloff);
+        row[Column::ZERO_CROSSING_RATE] = mean(&|f| f.zero_crossing_rate);
+        for (column, coefficient) in Column::mfccs().zip(mfcc) {
+            row[column] = coefficient;
+        }
+        row
     }
 
     /// `mean(chroma_stft)`: the tuning from all frames' piptrack peaks, then each frame's chroma

@@ -7,6 +7,8 @@
 //! features incrementally and runs the model.
 
 mod capture;
+#[cfg(test)]
+mod listen_tests;
 mod predictor;
 
 use std::path::PathBuf;
@@ -21,9 +23,9 @@ pub use capture::{list_input_devices, CaptureError, DeviceSupport, InputDeviceIn
 use crate::audio::resample::ResampleError;
 use crate::config::InvalidSetting;
 use crate::model::GenreModel;
-use crate::pipeline::Probabilities;
+use crate::pipeline::{Probabilities, Tags};
 use crate::window;
-use capture::Capture;
+use capture::{AudioInput, Capture, CpalInput};
 use predictor::WindowPredictor;
 
 /// The `[mic]` section of the config.
@@ -130,6 +132,11 @@ pub struct MicPrediction {
     /// Every label's probability, in the model's label order (empty for
     /// silence); serialized as a JSON object.
     pub probabilities: Probabilities,
+    /// For a model with tags (musicnn), each vocabulary's tag scores over the window, as
+    /// file records carry them: `{"msd": {"rock": p, ...}, "mtt": {...}}`; left out for a
+    /// model without tags and for silence.
+    #[serde(skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
     /// The arg-max of the mean probabilities over the last `smoothing`
     /// non-silent windows; during silence it still names the last music heard.
     pub smoothed_genre: Option<String>,
@@ -183,24 +190,44 @@ pub enum MicError {
     },
 }
 
-/// How often the worker wakes to drain the ring and check the stream.
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
-/// How long after opening the worker compares the delivered frames with the
-/// wall clock before it trusts the device.
-const PACING_CHECK: Duration = Duration::from_millis(500);
-/// A device delivering more than this many times its nominal rate has no
-/// clock (ALSA `null` gives millions of zeros a second).
-const MAX_PACE_RATIO: f64 = 2.0;
-/// No audio for this long means the stream has stalled.
-const STALL_TIMEOUT: Duration = Duration::from_secs(2);
-/// The first and the longest wait between attempts to reopen the device.
-const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
-/// Dropped audio is reported at most this often.
-const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(10);
-/// When the worker is this far behind the device (it was starved of CPU), it
-/// skips the oldest audio to catch up, so predictions stay about the present.
-const MAX_BACKLOG: Duration = Duration::from_secs(5);
+/// How the worker paces itself and judges a stream's health: [`Timing::LIVE`] for a real
+/// device; the unit tests shrink it to play a WAV through the same rules in a fraction of
+/// the time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Timing {
+    /// How often the worker wakes to drain the ring and check the stream.
+    poll: Duration,
+    /// How long after opening the worker compares the delivered frames with the
+    /// wall clock before it trusts the device.
+    pacing_check: Duration,
+    /// A device delivering more than this many times its nominal rate has no
+    /// clock (ALSA `null` gives millions of zeros a second).
+    max_pace_ratio: f64,
+    /// No audio for this long means the stream has stalled.
+    stall_timeout: Duration,
+    /// The first and the longest wait between attempts to reopen the device.
+    first_retry_delay: Duration,
+    max_retry_delay: Duration,
+    /// Dropped audio is reported at most this often.
+    drop_report_interval: Duration,
+    /// When the worker is this much audio behind the device (it was starved of CPU), it
+    /// skips the oldest audio to catch up, so predictions stay about the present.
+    max_backlog: Duration,
+}
+
+impl Timing {
+    const LIVE: Timing = Timing {
+        poll: Duration::from_millis(50),
+        pacing_check: Duration::from_millis(500),
+        max_pace_ratio: 2.0,
+        stall_timeout: Duration::from_secs(2),
+        first_retry_delay: Duration::from_millis(100),
+        max_retry_delay: Duration::from_secs(5),
+        drop_report_interval: Duration::from_secs(10),
+        max_backlog: Duration::from_secs(5),
+    };
+}
+
 /// Frames the worker moves out of the ring at a time.
 const DRAIN_BLOCK_FRAMES: usize = 8192;
 
@@ -219,61 +246,90 @@ pub fn run(
     policy: StartPolicy,
     emit: &mut dyn FnMut(MicPrediction),
 ) -> Result<(), MicError> {
-    config.validate().map_err(MicError::Config)?;
-    let mut retry_delay = FIRST_RETRY_DELAY;
-    let mut has_listened = false;
-    let mut outage_logged = false;
-    let mut dropped_before = 0;
-    loop {
-        let outcome = match Capture::open(&config.device) {
-            Ok(capture) => {
-                let predictor = WindowPredictor::new(config, &model, capture.format.sample_rate)
-                    .map_err(|source| MicError::Resample {
-                        device: config.device.clone(),
-                        source,
-                    })?;
-                let mut session = Session {
-                    capture,
-                    predictor,
-                    device: &config.device,
-                    dropped_before,
-                    skipped: 0,
-                };
-                let outcome = session.listen(shutdown, emit, has_listened);
-                if let Outcome::Lost(reason) = &outcome {
-                    // Logged before the stream is dropped: dropping it can
-                    // block until a frozen audio server answers.
-                    tracing::warn!(
-                        "mic: lost input device \"{}\": {reason}; reconnecting",
-                        config.device
-                    );
+    let listener = Listener {
+        config,
+        model: &model,
+        timing: Timing::LIVE,
+        policy,
+    };
+    listener.run(&mut CpalInput, shutdown, emit)
+}
+
+/// What [`run`] listens with, so that the unit tests can give it another input and timing.
+struct Listener<'a> {
+    config: &'a MicConfig,
+    model: &'a GenreModel,
+    timing: Timing,
+    policy: StartPolicy,
+}
+
+impl Listener<'_> {
+    /// [`run`] on `input`.
+    fn run(
+        &self,
+        input: &mut dyn AudioInput,
+        shutdown: &Receiver<()>,
+        emit: &mut dyn FnMut(MicPrediction),
+    ) -> Result<(), MicError> {
+        let (config, timing, policy) = (self.config, self.timing, self.policy);
+        config.validate().map_err(MicError::Config)?;
+        let mut retry_delay = timing.first_retry_delay;
+        let mut has_listened = false;
+        let mut outage_logged = false;
+        let mut dropped_before = 0;
+        loop {
+            let outcome = match input.open(&config.device) {
+                Ok(capture) => {
+                    let predictor =
+                        WindowPredictor::new(config, self.model, capture.format.sample_rate)
+                            .map_err(|source| MicError::Resample {
+                                device: config.device.clone(),
+                                source,
+                            })?;
+                    let mut session = Session {
+                        capture,
+                        predictor,
+                        timing,
+                        device: &config.device,
+                        dropped_before,
+                        skipped: 0,
+                    };
+                    let outcome = session.listen(shutdown, emit, has_listened);
+                    if let Outcome::Lost(reason) = &outcome {
+                        // Logged before the stream is dropped: dropping it can
+                        // block until a frozen audio server answers.
+                        tracing::warn!(
+                            "mic: lost input device \"{}\": {reason}; reconnecting",
+                            config.device
+                        );
+                    }
+                    dropped_before = session.dropped_frames();
+                    outcome
                 }
-                dropped_before = session.dropped_frames();
-                outcome
-            }
-            Err(source) => Outcome::Failed(MicError::NoInput { source }),
-        };
-        match outcome {
-            Outcome::Shutdown => return Ok(()),
-            Outcome::Lost(_) => {
-                has_listened = true;
-                outage_logged = true;
-                retry_delay = FIRST_RETRY_DELAY;
-            }
-            Outcome::Failed(error) => {
-                if !has_listened && policy == StartPolicy::FailFast {
-                    return Err(error);
-                }
-                if !outage_logged {
-                    tracing::warn!("mic: {error}; retrying");
+                Err(source) => Outcome::Failed(MicError::NoInput { source }),
+            };
+            match outcome {
+                Outcome::Shutdown => return Ok(()),
+                Outcome::Lost(_) => {
+                    has_listened = true;
                     outage_logged = true;
+                    retry_delay = timing.first_retry_delay;
+                }
+                Outcome::Failed(error) => {
+                    if !has_listened && policy == StartPolicy::FailFast {
+                        return Err(error);
+                    }
+                    if !outage_logged {
+                        tracing::warn!("mic: {error}; retrying");
+                        outage_logged = true;
+                    }
                 }
             }
+            if wait_or_shutdown(shutdown, retry_delay) {
+                return Ok(());
+            }
+            retry_delay = (retry_delay * 2).min(timing.max_retry_delay);
         }
-        if wait_or_shutdown(shutdown, retry_delay) {
-            return Ok(());
-        }
-        retry_delay = (retry_delay * 2).min(MAX_RETRY_DELAY);
     }
 }
 
@@ -295,6 +351,7 @@ fn wait_or_shutdown(shutdown: &Receiver<()>, delay: Duration) -> bool {
 struct Session<'a> {
     capture: Capture,
     predictor: WindowPredictor,
+    timing: Timing,
     device: &'a str,
     /// Frames dropped by earlier streams of this run.
     dropped_before: u64,
@@ -315,8 +372,9 @@ impl Session<'_> {
         emit: &mut dyn FnMut(MicPrediction),
         reconnecting: bool,
     ) -> Outcome {
+        let timing = self.timing;
         let opened = Instant::now();
-        if wait_or_shutdown(shutdown, PACING_CHECK) {
+        if wait_or_shutdown(shutdown, timing.pacing_check) {
             return Outcome::Shutdown;
         }
         if let Err(problem) = self.check_stream_start(opened.elapsed()) {
@@ -348,20 +406,19 @@ impl Session<'_> {
             if delivered != last_delivered {
                 last_delivered = delivered;
                 last_audio = Instant::now();
-            } else if last_audio.elapsed() >= STALL_TIMEOUT {
+            } else if last_audio.elapsed() >= timing.stall_timeout {
+                let timeout_s = timing.stall_timeout.as_secs_f64();
                 if delivered == 0 {
                     return Outcome::Failed(MicError::Unusable {
                         device: self.device.to_owned(),
-                        problem: format!("delivered no audio in {} s", STALL_TIMEOUT.as_secs()),
+                        problem: format!("delivered no audio in {timeout_s} s"),
                     });
                 }
-                return Outcome::Lost(format!(
-                    "no audio for {} s (stalled)",
-                    STALL_TIMEOUT.as_secs()
-                ));
+                return Outcome::Lost(format!("no audio for {timeout_s} s (stalled)"));
             }
             let dropped = self.dropped_frames();
-            if dropped > reported_drops && last_drop_report.elapsed() >= DROP_REPORT_INTERVAL {
+            if dropped > reported_drops && last_drop_report.elapsed() >= timing.drop_report_interval
+            {
                 tracing::warn!(
                     "mic: dropped {} frames of audio from \"{}\" (the worker fell behind; {dropped} in all)",
                     dropped - reported_drops,
@@ -370,7 +427,7 @@ impl Session<'_> {
                 reported_drops = dropped;
                 last_drop_report = Instant::now();
             }
-            if wait_or_shutdown(shutdown, POLL_INTERVAL) {
+            if wait_or_shutdown(shutdown, timing.poll) {
                 return Outcome::Shutdown;
             }
         }
@@ -386,7 +443,7 @@ impl Session<'_> {
         let delivered = health.delivered_frames();
         let nominal_rate = f64::from(self.capture.format.sample_rate);
         let delivered_rate = delivered as f64 / elapsed.as_secs_f64();
-        if delivered_rate > nominal_rate * MAX_PACE_RATIO {
+        if delivered_rate > nominal_rate * self.timing.max_pace_ratio {
             return Err(format!(
                 "delivers {delivered_rate:.0} frames/s against a clock of {nominal_rate} Hz: \
                  it has no clock (like ALSA `null`) and is refused"
@@ -395,18 +452,20 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Moves everything in the ring through the predictor; if the worker has
-    /// fallen more than [`MAX_BACKLOG`] behind, the whole backlog (the oldest
-    /// audio) is skipped first, so predictions catch up with the present. (The audio callback cannot drop the oldest itself: in an SPSC
-    /// ring only the consumer may; when the ring is full it drops the newest.)
+    /// Moves everything in the ring through the predictor. Whenever the worker has
+    /// fallen more than [`Timing::max_backlog`] behind (starved of CPU, or held up by a
+    /// slow consumer of its predictions), the whole backlog, the oldest audio, is skipped,
+    /// so predictions catch up with the present. (The audio callback cannot drop the
+    /// oldest itself: in an SPSC ring only the consumer may; when the ring is full it drops
+    /// the newest.)
     fn drain(&mut self, block: &mut [f32], emit: &mut dyn FnMut(MicPrediction)) {
-        let max_backlog =
-            (MAX_BACKLOG.as_secs_f64() * f64::from(self.capture.format.sample_rate)) as usize;
-        let backlog = self.capture.frames.occupied_len();
-        if backlog > max_backlog {
-            self.skipped += self.capture.frames.skip(backlog) as u64;
-        }
+        let max_backlog = (self.timing.max_backlog.as_secs_f64()
+            * f64::from(self.capture.format.sample_rate)) as usize;
         loop {
+            let backlog = self.capture.frames.occupied_len();
+            if backlog > max_backlog {
+                self.skipped += self.capture.frames.skip(backlog) as u64;
+            }
             let frames = self.capture.frames.pop_slice(block);
             if frames == 0 {
                 return;
@@ -503,6 +562,7 @@ mod tests {
                 ("pop".to_owned(), 0.75),
                 ("classical".to_owned(), 0.25),
             ]),
+            tags: Tags::default(),
             smoothed_genre: Some("pop".to_owned()),
             window_s: 30.0,
             provisional: false,

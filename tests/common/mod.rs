@@ -1,14 +1,17 @@
-//! The harness shared by the integration tests that drive `genred run`: a
-//! temporary home with a config, a drop folder and a results file; the real
-//! binary started in it with systemd's notify protocol on a real socket; the
-//! results file read back; GTZAN clips from ../shared as fixtures.
+//! The harness shared by the integration tests: the real binary's path and a
+//! way to run it to its exit under a deadline; files from ../shared (GTZAN
+//! clips, the dataset, reference values); feature CSVs read with the library's
+//! own reader, the one `genred evaluate` uses. For the tests that drive
+//! `genred run`: a temporary home with a config, a drop folder and a results
+//! file; the binary started in it with systemd's notify protocol on a real
+//! socket; the results file read back.
 //!
 //! Each test crate uses only part of it, hence `dead_code` is allowed here.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -17,9 +20,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use genred::features::csv::FeatureTable;
 use serde_json::Value;
 
 pub const GENRED: &str = env!("CARGO_BIN_EXE_genred");
+/// The data beside the checkout (not ours to redistribute), which CI always has.
+pub const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
 pub const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../shared/fixtures/gtzan-audio"
@@ -40,10 +46,78 @@ pub const RESULT_DEADLINE: Duration = Duration::from_secs(60);
 pub const STOP_DEADLINE: Duration = Duration::from_secs(3);
 pub const POLL: Duration = Duration::from_millis(50);
 
+/// A file or folder under ../shared; a missing one fails the test, saying so.
+pub fn shared(relative: &str) -> PathBuf {
+    let path = Path::new(SHARED).join(relative);
+    assert!(
+        path.exists(),
+        "{} is missing: the tests need ../shared beside the project",
+        path.display()
+    );
+    path
+}
+
+/// A GTZAN fixture clip's path.
+pub fn fixture_path(name: &str) -> PathBuf {
+    shared(&format!("fixtures/gtzan-audio/{name}"))
+}
+
+/// A GTZAN fixture clip's bytes.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{FIXTURES}/{name}");
-    fs::read(&path)
-        .unwrap_or_else(|err| panic!("{path}: {err}: the tests need ../shared beside the project"))
+    let path = fixture_path(name);
+    fs::read(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// A feature CSV (`genred features` output, the dataset's tables) read by the library's
+/// reader: columns by name, quoted fields undone.
+pub fn feature_table(text: &str) -> FeatureTable {
+    FeatureTable::parse(text).unwrap_or_else(|err| panic!("not a feature CSV: {err}\n{text}"))
+}
+
+/// Runs `command` to its exit with stdout and stderr captured (read as they come, so a
+/// chatty child never blocks on a full pipe); kills it and fails the test if it outlives
+/// `deadline`, so a hang fails here instead of holding CI.
+pub fn output_within(command: &mut Command, deadline: Duration) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command runs");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).map(|_| bytes)
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waitable") {
+            break status;
+        }
+        if started.elapsed() > deadline {
+            child.kill().expect("killable");
+            let _ = child.wait();
+            let errors = stderr.join().expect("joined").unwrap_or_default();
+            panic!(
+                "{command:?} still running after {deadline:?}: {}",
+                String::from_utf8_lossy(&errors)
+            );
+        }
+        thread::sleep(POLL);
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("joined").expect("stdout read"),
+        stderr: stderr.join().expect("joined").expect("stderr read"),
+    }
+}
+
+/// Output that must be UTF-8, as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("output is UTF-8")
 }
 
 /// A temporary home for one daemon: its config, drop folder and results.

@@ -76,7 +76,8 @@ impl StreamHealth {
         self.first_error.get()
     }
 
-    fn record_error(&self, error: cpal::Error) {
+    /// Records a stream error (from cpal's error callback, or a test input).
+    pub(super) fn record_error(&self, error: cpal::Error) {
         // Over- and underruns are glitches, and a rerouted default device keeps
         // streaming: neither calls for reopening the stream.
         if matches!(
@@ -108,22 +109,19 @@ impl fmt::Display for StreamFormat {
     }
 }
 
-/// A running input stream and the worker's end of its ring.
-///
-/// Dropping it stops the stream; do that on the worker thread, never from a
-/// callback.
-pub struct Capture {
-    // Field order is drop order: stop the stream before the ring goes away.
-    _stream: cpal::Stream,
-    pub format: StreamFormat,
-    pub frames: HeapCons<f32>,
-    pub health: Arc<StreamHealth>,
+/// Opens input streams by device name. genred opens the real device ([`CpalInput`]); the
+/// microphone's unit tests open a WAV played into the ring, so that the worker's pacing,
+/// stall, backlog and reconnect rules are tested on real audio without a sound card.
+pub trait AudioInput {
+    /// Opens `device` ("default" or a name from `genred devices`) and starts capturing.
+    fn open(&mut self, device: &str) -> Result<Capture, CaptureError>;
 }
 
-impl Capture {
-    /// Opens `device` ("default" or a name from `genred devices`) in its
-    /// default input configuration and starts capturing.
-    pub fn open(device: &str) -> Result<Self, CaptureError> {
+/// The ALSA host through cpal, each device in its default input configuration.
+pub struct CpalInput;
+
+impl AudioInput for CpalInput {
+    fn open(&mut self, device: &str) -> Result<Capture, CaptureError> {
         let host = cpal::host_from_id(cpal::HostId::Alsa).map_err(CaptureError::Host)?;
         let input = find_input_device(&host, device)?;
         let device_error = |stage: &'static str| {
@@ -141,23 +139,86 @@ impl Capture {
             channels: supported.channels(),
             sample_format: supported.sample_format(),
         };
+        Capture::start(format, |feed| {
+            let stream =
+                build_stream(&input, supported.config(), format, feed).map_err(|failure| {
+                    match failure {
+                        BuildFailure::Format(format) => CaptureError::UnsupportedFormat {
+                            device: device.to_owned(),
+                            format,
+                        },
+                        BuildFailure::Cpal(source) => {
+                            device_error("opening an input stream")(source)
+                        }
+                    }
+                })?;
+            stream
+                .play()
+                .map_err(device_error("starting the input stream"))?;
+            Ok(stream)
+        })
+    }
+}
+
+/// The audio side's end of a stream's ring: every frame the device delivers goes through
+/// [`deliver`](Self::deliver), which counts it, and what a full ring cannot take is counted
+/// as dropped. Bounded and allocation-free, so the audio callback may call it.
+pub struct RingFeed {
+    producer: HeapProd<f32>,
+    health: Arc<StreamHealth>,
+}
+
+impl RingFeed {
+    /// Pushes mono frames into the ring; when it is full the newest are dropped (in an SPSC
+    /// ring only the consumer may drop the oldest) and counted.
+    pub fn deliver(&mut self, mono: &[f32]) {
+        let pushed = self.producer.push_slice(mono);
+        self.health
+            .delivered_frames
+            .fetch_add(mono.len() as u64, Ordering::Relaxed);
+        if pushed < mono.len() {
+            self.health
+                .dropped_frames
+                .fetch_add((mono.len() - pushed) as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// The stream's health, shared with the worker; errors are reported to it.
+    pub(super) fn health(&self) -> Arc<StreamHealth> {
+        Arc::clone(&self.health)
+    }
+}
+
+/// A running input stream and the worker's end of its ring.
+///
+/// Dropping it stops the stream; do that on the worker thread, never from a
+/// callback.
+pub struct Capture {
+    // Field order is drop order: stop the stream before the ring goes away.
+    _stream: Box<dyn std::any::Any>,
+    pub format: StreamFormat,
+    pub frames: HeapCons<f32>,
+    pub health: Arc<StreamHealth>,
+}
+
+impl Capture {
+    /// Makes a ring holding [`RING_SECONDS`] of a stream in `format` and starts the stream
+    /// with `start`, which gets the ring's feed; the stream returned is kept running until
+    /// the capture is dropped.
+    pub fn start<S: 'static>(
+        format: StreamFormat,
+        start: impl FnOnce(RingFeed) -> Result<S, CaptureError>,
+    ) -> Result<Self, CaptureError> {
         let ring_frames = RING_SECONDS * format.sample_rate as usize;
-        let (producer, frames) = HeapRb::<f32>::new(ring_frames).split();
-        let health = Arc::new(StreamHealth::default());
-        let stream = build_stream(&input, supported.config(), format, producer, &health).map_err(
-            |failure| match failure {
-                BuildFailure::Format(format) => CaptureError::UnsupportedFormat {
-                    device: device.to_owned(),
-                    format,
-                },
-                BuildFailure::Cpal(source) => device_error("opening an input stream")(source),
-            },
-        )?;
-        stream
-            .play()
-            .map_err(device_error("starting the input stream"))?;
+        let (producer, frames) = HeapRb::<f32>::new(ring_frames.max(1)).split();
+        let feed = RingFeed {
+            producer,
+            health: Arc::new(StreamHealth::default()),
+        };
+        let health = feed.health();
+        let stream = start(feed)?;
         Ok(Self {
-            _stream: stream,
+            _stream: Box::new(stream),
             format,
             frames,
             health,
@@ -209,8 +270,7 @@ fn build_stream(
     device: &cpal::Device,
     config: cpal::StreamConfig,
     format: StreamFormat,
-    producer: HeapProd<f32>,
-    health: &Arc<StreamHealth>,
+    feed: RingFeed,
 ) -> Result<cpal::Stream, BuildFailure> {
     let build = match format.sample_format {
         SampleFormat::I8 => build_typed_stream::<i8>,
@@ -225,37 +285,27 @@ fn build_stream(
         SampleFormat::F64 => build_typed_stream::<f64>,
         other => return Err(BuildFailure::Format(other)),
     };
-    build(device, config, producer, health).map_err(BuildFailure::Cpal)
+    build(device, config, feed).map_err(BuildFailure::Cpal)
 }
 
 fn build_typed_stream<T>(
     device: &cpal::Device,
     config: cpal::StreamConfig,
-    mut producer: HeapProd<f32>,
-    health: &Arc<StreamHealth>,
+    mut feed: RingFeed,
 ) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample,
     f32: FromSample<T>,
 {
     let channels = usize::from(config.channels.max(1));
-    let data_health = Arc::clone(health);
-    let error_health = Arc::clone(health);
+    let error_health = feed.health();
     device.build_input_stream::<T, _, _>(
         config,
         move |interleaved: &[T], _: &cpal::InputCallbackInfo| {
             let mut mono = [0.0f32; DOWNMIX_CHUNK_FRAMES];
             for block in interleaved.chunks(DOWNMIX_CHUNK_FRAMES * channels) {
                 let frames = downmix(block, channels, &mut mono);
-                let pushed = producer.push_slice(&mono[..frames]);
-                data_health
-                    .delivered_frames
-                    .fetch_add(frames as u64, Ordering::Relaxed);
-                if pushed < frames {
-                    data_health
-                        .dropped_frames
-                        .fetch_add((frames - pushed) as u64, Ordering::Relaxed);
-                }
+                feed.deliver(&mono[..frames]);
             }
         },
         move |error| error_health.record_error(error),

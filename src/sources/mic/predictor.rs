@@ -12,7 +12,7 @@ use crate::analysis::{
 use crate::audio::resample::ResampleError;
 use crate::audio::wav::write_new_wav;
 use crate::model::GenreModel;
-use crate::pipeline::Probabilities;
+use crate::pipeline::{Probabilities, Tags};
 
 use super::{MicConfig, MicPrediction, MIC_SOURCE};
 
@@ -79,10 +79,17 @@ impl WindowPredictor {
         if windows > 0 {
             // The per-hop cost, for benches/mic.sh (debug level: not a prediction log).
             tracing::debug!(
-                "mic: window analysed in {:.1} ms",
-                started.elapsed().as_secs_f64() * 1e3 / f64::from(windows)
+                "mic: window analysed in {:.1} ms ({} units inferred since listening began)",
+                started.elapsed().as_secs_f64() * 1e3 / f64::from(windows),
+                self.units_inferred()
             );
         }
+    }
+
+    /// Units (28-feature windows, mel patches) the model judged on this predictor's
+    /// streams: each unit once, however many windows hold it.
+    pub fn units_inferred(&self) -> u64 {
+        self.engine.units_inferred()
     }
 }
 
@@ -103,6 +110,12 @@ fn prediction(device: &str, verdict: StreamVerdict, dropped_frames: u64) -> MicP
         window_s: window.length_s(),
         provisional: verdict.provisional,
         silence: window.judgement.is_none(),
+        tags: Tags(
+            window
+                .judgement
+                .as_ref()
+                .map_or_else(Vec::new, |judgement| judgement.tags.clone()),
+        ),
         probabilities: window.judgement.map_or_else(
             || Probabilities(Vec::new()),
             |judgement| judgement.probabilities,

@@ -96,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             go_on_while_written(&written)
         },
     );
-    Ok(exit_code(written, failed).context("writing the embeddings to stdout")?)
+    exit_code(written, failed).context("writing the embeddings to stdout")
 }
 
 /// The musicnn log-mel patches of the file at `path`, through the front end the engine uses.

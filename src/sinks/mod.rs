@@ -20,6 +20,7 @@ pub mod results;
 use std::collections::VecDeque;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Receiver;
@@ -31,6 +32,7 @@ use crate::pipeline::{AnalysisError, FileReport};
 use crate::record::{self, display_path};
 use crate::sources::folder::{resolve_path, FileJob};
 use crate::sources::mic::MicPrediction;
+use crate::web::{Hub, RecordKind};
 use actions::{check_unchanged, genre_folder, ActionError, Placement, Staged};
 use results::{format_mtime, ResultsError, ResultsFile};
 
@@ -221,6 +223,8 @@ pub struct Sink {
     waiting: VecDeque<Pending>,
     /// Set while the results file fails.
     retry: Option<Retry>,
+    /// The live view's hub, when `[web]` is on.
+    live: Option<Arc<Hub>>,
 }
 
 impl Sink {
@@ -230,6 +234,15 @@ impl Sink {
             actions,
             waiting: VecDeque::new(),
             retry: None,
+            live: None,
+        }
+    }
+
+    /// Also hands every record appended to the live view's hub.
+    pub fn with_live_view(self, hub: Arc<Hub>) -> Self {
+        Self {
+            live: Some(hub),
+            ..self
         }
     }
 
@@ -382,10 +395,13 @@ impl Sink {
     fn write(&mut self, pending: &Pending) -> Result<Written, ResultsError> {
         let job = match &pending.message {
             SinkMessage::Mic(prediction) => {
-                return self
-                    .results
-                    .append(prediction)
-                    .map(|()| Written::Recorded(None))
+                let kind = RecordKind::Mic {
+                    silence: prediction.silence,
+                };
+                return self.results.append(prediction).map(|line| {
+                    self.publish(kind, line);
+                    Written::Recorded(None)
+                });
             }
             SinkMessage::File { job, .. } => job,
         };
@@ -446,7 +462,17 @@ impl Sink {
             }
             SinkMessage::Mic(prediction) => self.results.append(prediction),
         };
-        appended.map(|()| Written::Recorded(staged))
+        appended.map(|line| {
+            self.publish(RecordKind::File, line);
+            Written::Recorded(staged)
+        })
+    }
+
+    /// Hands a record, right after it is appended, to the live view if it runs.
+    fn publish(&self, kind: RecordKind, line: Arc<str>) {
+        if let Some(live) = &self.live {
+            live.publish(kind, line);
+        }
     }
 }
 

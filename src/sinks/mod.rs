@@ -634,6 +634,29 @@ mod tests {
     }
 
     #[test]
+    fn the_live_view_gets_each_line_as_appended_and_nothing_unrecorded() -> TestResult {
+        let scene = Scene::new()?;
+        let hub = Arc::new(Hub::new(1, 8));
+        let mut events = hub.subscribe()?;
+        let mut sink = scene
+            .sink(Placement::Move)?
+            .with_live_view(Arc::clone(&hub));
+        let job = scene.drop_file(OsStr::new("song.wav"), b"RIFF")?;
+        let stale = scene.drop_file(OsStr::new("stale.wav"), b"old")?;
+        fs::remove_file(&stale.path)?;
+        sink.record(classified(&stale, "pop"));
+        sink.record(classified(&job, "classical"));
+        let written = fs::read_to_string(scene.path("results.jsonl"))?;
+        assert_eq!(written.lines().count(), 1, "{written}");
+        assert_eq!(&*events.try_recv()?, written.trim_end());
+        assert!(
+            events.try_recv().is_err(),
+            "the stale file was not published"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn a_file_rewritten_after_its_analysis_gets_no_record_and_stays() -> TestResult {
         let scene = Scene::new()?;
         for placement in [Placement::Move, Placement::Copy] {

@@ -312,7 +312,7 @@ function renderTags() {
   if (!tagged) {
     const none = document.createElement("li");
     none.className = "dim";
-    none.textContent = state.mic.length ? "the model gives no tags" : "none yet";
+    none.textContent = state.mic.length ? "no tags in the microphone's records" : "none yet";
     list.appendChild(none);
     return;
   }

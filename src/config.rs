@@ -16,6 +16,7 @@ use crate::record::display_path;
 use crate::sources::folder::resolve_path;
 use crate::sources::mic::MicConfig;
 use crate::sources::walk;
+use crate::web::WebConfig;
 use crate::window::{check_seconds, WindowKeys, WindowSpec};
 
 /// The environment variable that names the config file when `--config` is absent.
@@ -47,6 +48,7 @@ pub struct Config {
     pub results: ResultsConfig,
     pub log: LogConfig,
     pub mic: MicConfig,
+    pub web: WebConfig,
 }
 
 /// The `[model]` section.
@@ -224,6 +226,8 @@ pub struct Overrides {
     pub model: Option<PathBuf>,
     /// `--mic` / `--no-mic`.
     pub mic: Option<bool>,
+    /// `--web`: serve the live view.
+    pub web: bool,
     pub log_format: Option<LogFormat>,
 }
 
@@ -418,6 +422,9 @@ impl Config {
         if let Some(format) = overrides.log_format {
             self.log.format = format;
         }
+        if overrides.web {
+            self.web.enabled = true;
+        }
     }
 
     /// Checks what serde cannot, without looking at the file system: every
@@ -426,6 +433,7 @@ impl Config {
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         self.window.validate(WindowKeys::CONFIG)?;
         self.mic.validate()?;
+        self.web.validate()?;
         check_workers("workers.count", self.workers.count)?;
         let folder = &self.folder;
         check_seconds("folder.settle_s", folder.settle_s, SETTLE_RANGE_S)?;
@@ -655,6 +663,7 @@ mod tests {
             model: Some(PathBuf::from("/m.onnx")),
             mic: Some(true),
             log_format: Some(LogFormat::Json),
+            web: true,
         });
         assert_eq!(
             config.folder.paths,
@@ -664,6 +673,7 @@ mod tests {
         assert_eq!(config.model.path, PathBuf::from("/m.onnx"));
         assert!(config.mic.enabled);
         assert_eq!(config.log.format, LogFormat::Json);
+        assert!(config.web.enabled);
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! life of the process; the caller applies the log level in `reload`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,7 @@ use crate::sources::folder::{
     resolve_path, DropFolders, FileJob, FolderError, FolderSettings, FolderWatcher,
 };
 use crate::sources::mic::{self, MicError, StartPolicy};
+use crate::web::{About, Hub, LiveView, MicAbout, WebError};
 
 /// How long in-flight files may take to finish once shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -57,6 +59,8 @@ pub enum DaemonError {
     Folder(FolderError),
     #[error("{0}")]
     Mic(MicError),
+    #[error("{0}")]
+    Web(WebError),
     #[error("cannot install the signal handlers: {0}")]
     Signals(std::io::Error),
     #[error("cannot start the {role} thread: {cause}")]
@@ -76,16 +80,17 @@ pub fn run(
     mut config: Config,
     reload: &mut dyn FnMut() -> Result<Config, ConfigError>,
 ) -> Result<(), DaemonError> {
+    let started = Instant::now();
     let signals = forward_signals()?;
     let watchdog_interval = sd_notify::watchdog_enabled().map(|timeout| timeout / 2);
-    let mut services = Services::start(&config)?;
+    let mut services = Services::start(&config, started)?;
     notify_systemd(&[NotifyState::Ready, NotifyState::Status("watching")]);
     loop {
         let wake_every = watchdog_interval.unwrap_or(IDLE_WAKEUP);
         let exits = services.exits.clone();
         crossbeam_channel::select! {
             recv(signals) -> signal => match signal {
-                Ok(SIGHUP) => reload_services(&mut services, &mut config, reload)?,
+                Ok(SIGHUP) => reload_services(&mut services, &mut config, reload, started)?,
                 _ => {
                     info!("stopping: finishing the files in hand");
                     notify_systemd(&[NotifyState::Stopping]);
@@ -115,6 +120,7 @@ fn reload_services(
     services: &mut Services,
     config: &mut Config,
     reload: &mut dyn FnMut() -> Result<Config, ConfigError>,
+    started: Instant,
 ) -> Result<(), DaemonError> {
     info!("SIGHUP: rereading the configuration");
     let new_config = match reload() {
@@ -126,14 +132,14 @@ fn reload_services(
     };
     notify_reloading();
     services.stop();
-    *services = match Services::start(&new_config) {
+    *services = match Services::start(&new_config, started) {
         Ok(started) => {
             *config = new_config;
             started
         }
         Err(err) => {
             error!("{err}; going back to the previous configuration");
-            Services::start(config)?
+            Services::start(config, started)?
         }
     };
     notify_systemd(&[NotifyState::Ready, NotifyState::Status("watching")]);
@@ -191,6 +197,7 @@ const WATCHER: &str = "folder watcher";
 const WORKER: &str = "file worker";
 const MICROPHONE: &str = "microphone";
 const SINK: &str = "sink";
+const WEB: &str = "live view";
 
 /// A running thread and what it is for.
 struct ServiceThread {
@@ -217,8 +224,9 @@ impl Services {
     /// Locks the drop folders, loads the model, opens the results file, starts
     /// the watch and the threads. Everything that can fail for a bad config
     /// fails before any thread starts, and a second genred on the same folders
-    /// fails before it touches any file.
-    fn start(config: &Config) -> Result<Self, DaemonError> {
+    /// fails before it touches any file. `started` is when the daemon started,
+    /// for the live view's uptime.
+    fn start(config: &Config, started: Instant) -> Result<Self, DaemonError> {
         let folder = &config.folder;
         let drop_folders = if folder.enabled {
             Some(DropFolders::open(&folder.paths).map_err(DaemonError::Folder)?)
@@ -230,6 +238,15 @@ impl Services {
         let results_path = resolve_path(&config.results.path);
         let (results, seen) = ResultsFile::open(&results_path).map_err(DaemonError::Results)?;
         info!(results = %display_path(&results_path), known_files = seen.len(), "results file open");
+        let live_view = if config.web.enabled {
+            let hub = Arc::new(Hub::new(config.web.max_clients, config.web.recent));
+            let about = live_view_about(config, &model, started);
+            let view =
+                LiveView::bind(&config.web, Arc::clone(&hub), about).map_err(DaemonError::Web)?;
+            Some((hub, view))
+        } else {
+            None
+        };
 
         let (shutdown, shutdown_signal) = crossbeam_channel::bounded::<()>(0);
         let (sink_stop, sink_stop_signal) = crossbeam_channel::bounded::<()>(0);
@@ -295,7 +312,12 @@ impl Services {
             })?;
         }
         drop(messages);
-        let sink = Sink::new(results, FileActions::from_config(folder));
+        let mut sink = Sink::new(results, FileActions::from_config(folder));
+        if let Some((hub, view)) = live_view {
+            sink = sink.with_live_view(hub);
+            let shutdown = shutdown_signal.clone();
+            services.spawn(WEB, move || view.run(shutdown).map_err(DaemonError::Web))?;
+        }
         services.sink = services.spawn(SINK, move || {
             sink.run(&sink_messages, &sink_stop_signal);
             Ok(())
@@ -380,6 +402,32 @@ impl Services {
         if let Err(err) = self.join(index) {
             error!("{err}");
         }
+    }
+}
+
+/// What the live view's health report says of this configuration.
+fn live_view_about(config: &Config, model: &GenreModel, started: Instant) -> About {
+    let folders = if config.folder.enabled {
+        config
+            .folder
+            .paths
+            .iter()
+            .map(|path| display_path(&resolve_path(path)).into_owned())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    About {
+        daemon_started: started,
+        model_name: model.name().to_owned(),
+        model_path: display_path(&config.model.path).into_owned(),
+        labels: model.labels().to_vec(),
+        folders,
+        mic: config.mic.enabled.then(|| MicAbout {
+            device: config.mic.device.clone(),
+            hop_s: config.mic.hop_s,
+            first_after_s: config.mic.min_window_s,
+        }),
     }
 }
 

@@ -17,4 +17,5 @@ pub mod pipeline;
 pub mod record;
 pub mod sinks;
 pub mod sources;
+pub mod web;
 pub mod window;

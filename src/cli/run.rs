@@ -49,6 +49,10 @@ pub struct Args {
     /// Log line format.
     #[arg(long, value_enum, value_name = "FORMAT")]
     log_format: Option<LogFormat>,
+
+    /// Serve the live view (the [web] section's address, 127.0.0.1:8750 by default).
+    #[arg(long)]
+    web: bool,
 }
 
 impl Args {
@@ -63,6 +67,7 @@ impl Args {
                 _ => None,
             },
             log_format: self.log_format,
+            web: self.web,
         }
     }
 }

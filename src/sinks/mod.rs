@@ -20,6 +20,7 @@ pub mod results;
 use std::collections::VecDeque;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::Receiver;
@@ -31,6 +32,7 @@ use crate::pipeline::{AnalysisError, FileReport};
 use crate::record::{self, display_path};
 use crate::sources::folder::{resolve_path, FileJob};
 use crate::sources::mic::MicPrediction;
+use crate::web::{Hub, RecordKind};
 use actions::{check_unchanged, genre_folder, ActionError, Placement, Staged};
 use results::{format_mtime, ResultsError, ResultsFile};
 
@@ -221,6 +223,8 @@ pub struct Sink {
     waiting: VecDeque<Pending>,
     /// Set while the results file fails.
     retry: Option<Retry>,
+    /// The live view's hub, when `[web]` is on.
+    live: Option<Arc<Hub>>,
 }
 
 impl Sink {
@@ -230,6 +234,15 @@ impl Sink {
             actions,
             waiting: VecDeque::new(),
             retry: None,
+            live: None,
+        }
+    }
+
+    /// Also hands every record appended to the live view's hub.
+    pub fn with_live_view(self, hub: Arc<Hub>) -> Self {
+        Self {
+            live: Some(hub),
+            ..self
         }
     }
 
@@ -382,10 +395,13 @@ impl Sink {
     fn write(&mut self, pending: &Pending) -> Result<Written, ResultsError> {
         let job = match &pending.message {
             SinkMessage::Mic(prediction) => {
-                return self
-                    .results
-                    .append(prediction)
-                    .map(|()| Written::Recorded(None))
+                let kind = RecordKind::Mic {
+                    silence: prediction.silence,
+                };
+                return self.results.append(prediction).map(|line| {
+                    self.publish(kind, line);
+                    Written::Recorded(None)
+                });
             }
             SinkMessage::File { job, .. } => job,
         };
@@ -446,7 +462,17 @@ impl Sink {
             }
             SinkMessage::Mic(prediction) => self.results.append(prediction),
         };
-        appended.map(|()| Written::Recorded(staged))
+        appended.map(|line| {
+            self.publish(RecordKind::File, line);
+            Written::Recorded(staged)
+        })
+    }
+
+    /// Hands a record, right after it is appended, to the live view if it runs.
+    fn publish(&self, kind: RecordKind, line: Arc<str>) {
+        if let Some(live) = &self.live {
+            live.publish(kind, line);
+        }
     }
 }
 
@@ -604,6 +630,29 @@ mod tests {
         );
         assert_eq!(fs::read(scene.path("sorted/classical/first.wav"))?, b"one");
         assert!(!first.path.exists() && !second.path.exists());
+        Ok(())
+    }
+
+    #[test]
+    fn the_live_view_gets_each_line_as_appended_and_nothing_unrecorded() -> TestResult {
+        let scene = Scene::new()?;
+        let hub = Arc::new(Hub::new(1, 8));
+        let mut events = hub.subscribe()?;
+        let mut sink = scene
+            .sink(Placement::Move)?
+            .with_live_view(Arc::clone(&hub));
+        let job = scene.drop_file(OsStr::new("song.wav"), b"RIFF")?;
+        let stale = scene.drop_file(OsStr::new("stale.wav"), b"old")?;
+        fs::remove_file(&stale.path)?;
+        sink.record(classified(&stale, "pop"));
+        sink.record(classified(&job, "classical"));
+        let written = fs::read_to_string(scene.path("results.jsonl"))?;
+        assert_eq!(written.lines().count(), 1, "{written}");
+        assert_eq!(&*events.try_recv()?, written.trim_end());
+        assert!(
+            events.try_recv().is_err(),
+            "the stale file was not published"
+        );
         Ok(())
     }
 

@@ -11,6 +11,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use base64::Engine as _;
@@ -101,21 +102,26 @@ impl ResultsFile {
         Ok((results, seen))
     }
 
-    /// Appends one record as one line with a single write. After a failed
-    /// append, which may have written part of a line, the record starts on a
-    /// fresh line so that it does not merge with those bytes.
-    pub fn append(&mut self, record: &impl Serialize) -> Result<(), ResultsError> {
-        let mut line = serde_json::to_vec(record).map_err(|cause| ResultsError::Encode {
+    /// Appends one record as one line with a single write, and returns the
+    /// record's JSON as written (without the newline), for the live view.
+    /// After a failed append, which may have written part of a line, the
+    /// record starts on a fresh line so that it does not merge with those bytes.
+    pub fn append(&mut self, record: &impl Serialize) -> Result<Arc<str>, ResultsError> {
+        let json = serde_json::to_string(record).map_err(|cause| ResultsError::Encode {
             path: self.path.clone(),
             cause,
         })?;
+        let mut line = Vec::with_capacity(json.len() + 2);
+        line.extend_from_slice(json.as_bytes());
         line.push(b'\n');
         let appended = self.append_line(&mut line);
         self.torn = appended.is_err();
-        appended.map_err(|cause| ResultsError::Append {
-            path: self.path.clone(),
-            cause,
-        })
+        appended
+            .map(|()| Arc::from(json))
+            .map_err(|cause| ResultsError::Append {
+                path: self.path.clone(),
+                cause,
+            })
     }
 
     fn append_line(&mut self, line: &mut Vec<u8>) -> io::Result<()> {

@@ -149,6 +149,11 @@ impl Home {
     }
 
     pub fn start(&self, extra_env: &[(&str, &str)]) -> Daemon {
+        self.start_with_flags(&[], extra_env)
+    }
+
+    /// `genred run --config genred.toml FLAGS`, e.g. `--web`.
+    pub fn start_with_flags(&self, flags: &[&str], extra_env: &[(&str, &str)]) -> Daemon {
         let socket_path = self.path("notify.sock");
         let _ = fs::remove_file(&socket_path);
         let notifications = SystemdListener::bind(&socket_path);
@@ -160,6 +165,7 @@ impl Home {
             .unwrap();
         let child = Command::new(GENRED)
             .args(["run", "--config", "genred.toml"])
+            .args(flags)
             .current_dir(self.dir.path())
             .env_remove("RUST_LOG")
             .env_remove("GENRED_CONFIG")

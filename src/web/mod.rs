@@ -1,0 +1,159 @@
+//! The optional live view: a small read-only web page that shows, as they are
+//! written, the records of the results file (the microphone's genres over the
+//! last minutes, the drop folder's latest files), with Server-Sent Events and
+//! a health report.
+//!
+//! The sink hands every appended line to a [`Hub`]; the [`LiveView`] serves it
+//! from a thread of its own with its own tokio runtime, so nothing the web
+//! side does (a slow browser, a flood of requests) reaches the sink or the
+//! audio path. Off by default, and on the loopback interface unless
+//! `web.listen` says otherwise.
+
+mod hub;
+mod server;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::InvalidSetting;
+
+pub use hub::{Hub, RecordKind};
+pub use server::{About, LiveView, MicAbout, WebError};
+
+/// The `[web]` section of the config.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Serve the live view at all (`genred run --web` turns it on).
+    pub enabled: bool,
+    /// The address and port to listen on; port 0 picks a free one (logged).
+    /// An address other than loopback shows what genred hears to anyone who
+    /// can reach it, and is logged as a warning at start.
+    pub listen: SocketAddr,
+    /// The most event streams (open pages) at once; more are refused with 503.
+    pub max_clients: usize,
+    /// Records kept in memory for `/api/recent` and for a page that opens.
+    pub recent: usize,
+}
+
+/// The port of the default address: unassigned by IANA, free on most machines.
+pub const DEFAULT_PORT: u16 = 8750;
+
+/// The most event streams `max_clients` allows: each holds a connection and
+/// a few dozen records in flight.
+pub const MAX_CLIENTS: usize = 256;
+
+/// The most records `recent` keeps: hours of microphone records at the
+/// default 5 s hop, a few megabytes at most.
+pub const MAX_RECENT: usize = 10_000;
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_PORT),
+            max_clients: 8,
+            recent: 500,
+        }
+    }
+}
+
+impl WebConfig {
+    /// Checks the values serde cannot; the error names the offending key.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if !(1..=MAX_CLIENTS).contains(&self.max_clients) {
+            return Err(InvalidSetting::new(
+                "web.max_clients",
+                format!(
+                    "must be from 1 to {MAX_CLIENTS} event streams, got {}",
+                    self.max_clients
+                ),
+            ));
+        }
+        if !(1..=MAX_RECENT).contains(&self.recent) {
+            return Err(InvalidSetting::new(
+                "web.recent",
+                format!(
+                    "must be from 1 to {MAX_RECENT} records, got {}",
+                    self.recent
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the view is reachable from beyond this machine.
+    pub fn is_exposed(&self) -> bool {
+        !self.listen.ip().is_loopback()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_off_and_on_loopback() {
+        let config = WebConfig::default();
+        assert_eq!(config.validate(), Ok(()));
+        assert!(!config.enabled);
+        assert!(!config.is_exposed());
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8750");
+    }
+
+    #[test]
+    fn each_invalid_value_is_named_by_its_key() {
+        let cases = [
+            (
+                WebConfig {
+                    max_clients: 0,
+                    ..WebConfig::default()
+                },
+                "web.max_clients",
+            ),
+            (
+                WebConfig {
+                    max_clients: MAX_CLIENTS + 1,
+                    ..WebConfig::default()
+                },
+                "web.max_clients",
+            ),
+            (
+                WebConfig {
+                    recent: 0,
+                    ..WebConfig::default()
+                },
+                "web.recent",
+            ),
+            (
+                WebConfig {
+                    recent: MAX_RECENT + 1,
+                    ..WebConfig::default()
+                },
+                "web.recent",
+            ),
+        ];
+        for (config, key) in cases {
+            let error = config.validate().expect_err(key);
+            assert_eq!(error.key, key, "{error}");
+        }
+    }
+
+    #[test]
+    fn an_explicit_address_beyond_loopback_is_taken_and_flagged() {
+        let config: WebConfig = toml::from_str("listen = \"0.0.0.0:8750\"").unwrap();
+        assert_eq!(config.validate(), Ok(()));
+        assert!(config.is_exposed());
+        let config: WebConfig = toml::from_str("listen = \"[::1]:9000\"").unwrap();
+        assert!(!config.is_exposed());
+    }
+
+    #[test]
+    fn a_listen_value_that_is_not_an_address_and_unknown_keys_are_rejected() {
+        let error = toml::from_str::<WebConfig>("listen = \"localhost\"").unwrap_err();
+        assert!(error.to_string().contains("socket address"), "{error}");
+        let error = toml::from_str::<WebConfig>("port = 80").unwrap_err();
+        assert!(error.to_string().contains("port"), "{error}");
+    }
+}

@@ -13,8 +13,8 @@ use crate::analysis::{
     Analyzer, Ending, EngineSettings, FileAnalysis, FileAnalysisError, NoMusic, TagScores,
     WindowError,
 };
-use crate::audio::{self, AudioError, LoadOptions};
-use crate::features::{self, FeatureError};
+use crate::audio::{AudioError, DecodeLimits, Decoder};
+use crate::features::FeatureError;
 use crate::frontend::FrontEndError;
 use crate::model::{GenreModel, ModelError};
 use crate::window::WindowSpec;
@@ -115,8 +115,11 @@ pub struct WindowPrediction {
 /// Milliseconds spent in each stage for one file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct Timings {
+    /// Reading and decoding the file to mono samples at its own rate.
     pub decode_ms: f64,
+    /// The model's front end: resampling to its rate and computing the model's inputs.
     pub features_ms: f64,
+    /// The model.
     pub inference_ms: f64,
 }
 
@@ -202,7 +205,6 @@ impl FileAnalyzer {
             first_window_s: None,
             ending: Ending::File,
             silence_rms: SILENCE_RMS,
-            whole_frame_hops: false,
             max_units: NonZeroUsize::new(windows.max_patches),
         };
         FileAnalyzer {
@@ -211,17 +213,23 @@ impl FileAnalyzer {
         }
     }
 
-    /// Decodes the whole file (refusing one longer than the spec's
-    /// `max_duration_s`), judges each window and averages the
-    /// probabilities of the windows that hold sound.
+    /// Streams the file from its decoder into the engine (refusing one longer than the
+    /// spec's `max_duration_s`), judges each window as the audio arrives and averages the
+    /// probabilities of the windows that hold sound. Memory stays that of one window, however
+    /// long the file.
     pub fn classify(&mut self, path: &Path) -> Result<FileReport, AnalysisError> {
+        let limits = DecodeLimits {
+            keep_s: None,
+            cap_s: Some(self.windows.max_duration_s),
+        };
         let started = Instant::now();
-        let clip = audio::load_capped(path, LoadOptions::default(), self.windows.max_duration_s)?;
-        let decode_ms = elapsed_ms(started);
+        let mut decoder = Decoder::open(path, limits)?;
+        let mut decode_ms = elapsed_ms(started);
+        // The engine resamples once, from the file's rate to its front end's.
         let mut file = FileAnalysis::begin(
             self.engine.as_mut(),
-            features::SAMPLE_RATE,
-            Some(clip.samples.len() as u64),
+            decoder.sample_rate(),
+            decoder.stated_frames(),
         )
         .map_err(|source| {
             AnalysisError::Audio(AudioError::SampleRate {
@@ -229,9 +237,16 @@ impl FileAnalyzer {
                 source,
             })
         })?;
-        file.push(&clip.samples);
+        loop {
+            // Only the decoder's own time: pushing a block runs the engine, which keeps its own.
+            let started = Instant::now();
+            let block = decoder.next_block()?;
+            decode_ms += elapsed_ms(started);
+            let Some(block) = block else { break };
+            file.push(block);
+        }
         let verdict = file
-            .finish(clip.duration_s, decode_ms)
+            .finish(decoder.duration_s(), decode_ms)
             .map_err(|error| AnalysisError::of_file(path, error))?;
         let probabilities = verdict.judgement.probabilities;
         let tags = Tags(verdict.judgement.tags);

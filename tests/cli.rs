@@ -278,10 +278,18 @@ fn a_long_song_is_heard_in_rolling_windows() {
         .map(|w| w["start_s"].as_f64().unwrap())
         .collect();
     let last = (song.len() - 30 * 22_050) as f64 / 22_050.0;
+    // 15 s rounded to whole STFT hops, so that windows share their frames: 646 hops of 512
+    // samples, 15.0001 s.
+    let hop = 646 * 512;
     assert_eq!(
         starts,
-        [0.0, 15.0, 30.0, last],
-        "hops of 15 s, the last aligned to the end"
+        [
+            0.0,
+            hop as f64 / 22_050.0,
+            (2 * hop) as f64 / 22_050.0,
+            last
+        ],
+        "hops of 15.0001 s, the last aligned to the end"
     );
 
     let output = genred(&[

@@ -19,12 +19,10 @@ use super::verdict::{Judgement, TagScores, WindowVerdict};
 pub struct EngineSettings {
     /// Window length.
     pub length_s: f64,
-    /// Between the ends of consecutive windows.
+    /// Between the ends of consecutive windows; rounded to whole frame hops of the front
+    /// end, so that consecutive windows share their frames and each frame is computed once
+    /// (15 s at 22050 Hz is 645.996 hops of 512 samples: 646 hops, 15.0001 s).
     pub hop_s: f64,
-    /// Round the hop to whole frame hops of the front end, so that consecutive windows
-    /// share their frames (the microphone does). Files keep the hop as given: their window
-    /// starts are reported in seconds, and 15 s is no whole number of 512-sample hops.
-    pub whole_frame_hops: bool,
     /// When the first window ends: `None` for a full window (a file); a live stream gives
     /// a shorter, provisional, first window sooner.
     pub first_window_s: Option<f64>,
@@ -368,16 +366,19 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
     }
 
     fn push(&mut self, samples: &[f32], emit: &mut dyn FnMut(WindowOutcome<'_>)) {
+        let started = Instant::now();
         self.source_samples += samples.len() as u64;
         match &mut self.resampler {
             Some(resampler) => resampler.process(samples, &mut self.resampled),
             None => self.resampled.extend_from_slice(samples),
         }
         self.absorb_resampled();
+        self.timings.features_ms += elapsed_ms(started);
         self.judge_due(emit);
     }
 
     fn finish(&mut self, emit: &mut dyn FnMut(WindowOutcome<'_>)) {
+        let started = Instant::now();
         let rate = self.front_end.sample_rate();
         let produced = self.buffer_end();
         let total = match &mut self.resampler {
@@ -393,6 +394,7 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
         };
         self.absorb_resampled();
         self.front_end.finish();
+        self.timings.features_ms += elapsed_ms(started);
         self.judge_due(emit);
         debug_assert_eq!(self.buffer_end(), total);
         if let Some(window) = self.schedule.finish(total) {
@@ -442,17 +444,20 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
     }
 }
 
-/// The windows of `settings` in samples at `rate`, the hop rounded to whole `frame_hop`s.
+/// The windows of `settings` in samples at `rate`, the hop rounded to whole `frame_hop`s:
+/// to the nearest, but never past the window's length when the hop was within it, so that
+/// no audio falls between two windows (30 s is 1291.99 hops of 512 samples: 1291 hops).
 fn schedule(settings: &EngineSettings, rate: u32, frame_hop: usize) -> Schedule {
     let samples = |seconds: f64| (seconds * f64::from(rate)).round().max(0.0) as u64;
     let length = samples(settings.length_s).max(1);
-    let hop = samples(settings.hop_s);
-    let hop = if settings.whole_frame_hops {
-        let frame_hop = frame_hop as u64;
-        (hop as f64 / frame_hop as f64).round().max(1.0) as u64 * frame_hop
+    let frame_hop = frame_hop as u64;
+    let hops = (samples(settings.hop_s) as f64 / frame_hop as f64).round() as u64;
+    let hops_within_window = if samples(settings.hop_s) <= length {
+        hops.min(length / frame_hop)
     } else {
-        hop
+        hops
     };
+    let hop = hops_within_window.max(1) * frame_hop;
     let first_end = settings.first_window_s.map_or(length, samples);
     Schedule::new(length, hop, first_end, settings.ending, rate)
 }

@@ -67,11 +67,16 @@ fn seventy_second_song() -> Vec<f32> {
     [&clip[..], &clip[..], &clip[..ten_s]].concat()
 }
 
-/// A hop of exactly 646 STFT hops (≈ 15 s), which the batch road and the engine both take
-/// as it is.
+/// The default hop as the engine takes it, rounded to 646 STFT hops (15.0001 s), for the
+/// batch road, which takes a hop as it is.
 fn whole_hop_spec() -> WindowSpec {
+    whole_hops_spec(646)
+}
+
+/// A hop of exactly `hops` STFT hops.
+fn whole_hops_spec(hops: usize) -> WindowSpec {
     WindowSpec {
-        hop_s: (646 * HOP_LENGTH) as f64 / f64::from(SAMPLE_RATE),
+        hop_s: (hops * HOP_LENGTH) as f64 / f64::from(SAMPLE_RATE),
         ..WindowSpec::default()
     }
 }
@@ -83,7 +88,6 @@ fn file_settings(spec: &WindowSpec) -> EngineSettings {
         first_window_s: None,
         ending: Ending::File,
         silence_rms: SILENCE_RMS,
-        whole_frame_hops: false,
         max_units: None,
     }
 }
@@ -95,7 +99,6 @@ fn live_settings() -> EngineSettings {
         first_window_s: Some(10.0),
         ending: Ending::Live,
         silence_rms: SILENCE_RMS,
-        whole_frame_hops: true,
         max_units: None,
     }
 }
@@ -169,7 +172,8 @@ fn files_get_the_batch_roads_windows_and_verdicts() {
         .map(|clip| (clip.to_string(), samples_of(&fixture(clip))))
         .chain([("70 s song".to_owned(), seventy_second_song())])
         .collect();
-    for spec in [WindowSpec::default(), whole_hop_spec()] {
+    // The 30 s window's whole-hop step, 1291 hops (29.98 s), besides the default's.
+    for spec in [whole_hop_spec(), whole_hops_spec(1291)] {
         for model in ["genre-2.onnx", "genre-10.onnx"] {
             let classifier = classifier(model);
             let mut engine = engine(&classifier, file_settings(&spec));
@@ -197,13 +201,18 @@ fn files_get_the_batch_roads_windows_and_verdicts() {
 }
 
 #[test]
-fn a_hop_is_rounded_to_whole_stft_hops_only_when_asked() {
+fn a_hop_is_rounded_to_whole_stft_hops_within_the_window() {
     let classifier = classifier("genre-2.onnx");
     let song = seventy_second_song();
     let last = (song.len() - 30 * SAMPLE_RATE as usize) as u64;
-    for (whole_frame_hops, hop) in [(false, 330_750), (true, 646 * HOP_LENGTH as u64)] {
+    // 15 s = 330750 samples ≈ 645.996 hops of 512: 646 hops, 330752 samples. 30 s ≈ 1291.99
+    // hops, whose nearest whole number would step past the window's end: 1291 hops.
+    for (hop_s, hop) in [
+        (15.0, 646 * HOP_LENGTH as u64),
+        (30.0, 1291 * HOP_LENGTH as u64),
+    ] {
         let settings = EngineSettings {
-            whole_frame_hops,
+            hop_s,
             ..file_settings(&WindowSpec::default())
         };
         let mut engine = engine(&classifier, settings);
@@ -211,8 +220,12 @@ fn a_hop_is_rounded_to_whole_stft_hops_only_when_asked() {
             .iter()
             .map(|w| w.start)
             .collect();
-        // 15 s = 330750 samples ≈ 645.996 hops of 512: 646 hops, 330752 samples.
-        assert_eq!(starts, [0, hop, 2 * hop, last], "{settings:?}");
+        let mut expected: Vec<u64> = (0..)
+            .map(|k| k * hop)
+            .take_while(|start| start + 30 * u64::from(SAMPLE_RATE) <= song.len() as u64)
+            .collect();
+        expected.push(last);
+        assert_eq!(starts, expected, "{settings:?}");
     }
 }
 

@@ -15,8 +15,6 @@ const HEADER_LEN: u32 = 24;
 const UNKNOWN_DATA_SIZE: u32 = u32::MAX;
 /// libsndfile's channel limit; more is a corrupt header, not audio.
 const MAX_CHANNELS: u32 = 1024;
-/// Input buffers are reserved from the header's sizes up to this many bytes; a header may lie.
-const MAX_TRUSTED_RESERVATION: u64 = 64 << 20;
 
 /// The AU sample encodings genred decodes (codes from the format's specification).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,44 +205,96 @@ pub fn read_header(reader: &mut impl Read) -> Result<AuHeader, AuError> {
     })
 }
 
-/// Decodes the samples after `header`, at most `frame_limit` frames, into one plane per
-/// channel.
+/// The samples after an AU header, decoded a block at a time into one plane per channel.
 ///
 /// A declared data size larger than what follows is an error (the file was cut short); a
 /// trailing partial frame is ignored, as libsndfile does.
-pub fn read_planes(
-    reader: &mut impl Read,
-    header: &AuHeader,
-    frame_limit: Option<usize>,
-) -> Result<Vec<Vec<f32>>, AuError> {
-    let sample_bytes = header.encoding.bytes_per_sample();
-    let channel_count = header.channels as usize;
-    let frame_bytes = channel_count * sample_bytes;
-    let limit_bytes = frame_limit.map(|frames| (frames as u64).saturating_mul(frame_bytes as u64));
-    let wanted_bytes = match (header.data_size, limit_bytes) {
-        (Some(declared), Some(limit)) => declared.min(limit),
-        (declared, limit) => declared.or(limit).unwrap_or(u64::MAX),
-    };
-    let mut data = Vec::with_capacity(wanted_bytes.min(MAX_TRUSTED_RESERVATION) as usize);
-    reader.take(wanted_bytes).read_to_end(&mut data)?;
-    if let Some(declared) = header.data_size {
-        let available = data.len() as u64;
-        if available < wanted_bytes {
-            return Err(AuError::TruncatedData {
-                declared,
-                available,
-            });
+pub struct AuSamples<R> {
+    reader: R,
+    header: AuHeader,
+    /// Bytes of sample data read so far.
+    read_bytes: u64,
+    /// Whether the reader is exhausted (or the declared data all read).
+    ended: bool,
+    /// The raw bytes of the current block, kept to reuse their allocation.
+    bytes: Vec<u8>,
+}
+
+impl<R: Read> AuSamples<R> {
+    /// The samples that follow `header` in `reader`, which [`read_header`] left at the first
+    /// one.
+    pub fn new(reader: R, header: AuHeader) -> Self {
+        AuSamples {
+            reader,
+            header,
+            read_bytes: 0,
+            ended: false,
+            bytes: Vec::new(),
         }
     }
 
-    let frames = data.len() / frame_bytes;
-    let mut planes = vec![Vec::with_capacity(frames); channel_count];
-    for frame in data.chunks_exact(frame_bytes) {
-        for (plane, sample) in planes.iter_mut().zip(frame.chunks_exact(sample_bytes)) {
-            plane.push(header.encoding.decode(sample));
-        }
+    /// The header the samples follow.
+    pub fn header(&self) -> &AuHeader {
+        &self.header
     }
-    Ok(planes)
+
+    /// Decodes the next `max_frames` frames (fewer at the end) into `planes`, one per channel,
+    /// replacing what they held; returns the frames decoded, 0 at the end of the samples.
+    pub fn read_block(
+        &mut self,
+        max_frames: usize,
+        planes: &mut Vec<Vec<f32>>,
+    ) -> Result<usize, AuError> {
+        let sample_bytes = self.header.encoding.bytes_per_sample();
+        let frame_bytes = self.header.frame_bytes();
+        let left_bytes = self
+            .header
+            .data_size
+            .map_or(u64::MAX, |declared| declared - self.read_bytes);
+        let block_bytes = if self.ended {
+            0
+        } else {
+            (max_frames.max(1) as u64)
+                .saturating_mul(frame_bytes as u64)
+                .min(left_bytes)
+        };
+        self.bytes.resize(block_bytes as usize, 0);
+        let filled = read_up_to(&mut self.reader, &mut self.bytes)?;
+        self.read_bytes += filled as u64;
+        if filled < self.bytes.len() {
+            if let Some(declared) = self.header.data_size {
+                return Err(AuError::TruncatedData {
+                    declared,
+                    available: self.read_bytes,
+                });
+            }
+        }
+        // Past the declared data, or past the file's end (a partial frame is dropped).
+        self.ended |= filled < self.bytes.len() || Some(self.read_bytes) == self.header.data_size;
+        let frames = filled / frame_bytes;
+        planes.resize_with(self.header.channels as usize, Vec::new);
+        for plane in planes.iter_mut() {
+            plane.clear();
+        }
+        for frame in self.bytes[..frames * frame_bytes].chunks_exact(frame_bytes) {
+            for (plane, sample) in planes.iter_mut().zip(frame.chunks_exact(sample_bytes)) {
+                plane.push(self.header.encoding.decode(sample));
+            }
+        }
+        Ok(frames)
+    }
+}
+
+impl AuHeader {
+    /// The frames the header declares, unless the writer left the size unknown.
+    pub fn frames(&self) -> Option<u64> {
+        self.data_size
+            .map(|bytes| bytes / self.frame_bytes() as u64)
+    }
+
+    fn frame_bytes(&self) -> usize {
+        self.channels as usize * self.encoding.bytes_per_sample()
+    }
 }
 
 /// Fills as much of `buffer` as the reader holds; returns how many bytes that was.
@@ -300,7 +350,21 @@ mod tests {
     fn read(file: &[u8], frame_limit: Option<usize>) -> Result<(u32, Vec<Vec<f32>>), AuError> {
         let mut reader = file;
         let header = read_header(&mut reader)?;
-        let planes = read_planes(&mut reader, &header, frame_limit)?;
+        let mut samples = AuSamples::new(reader, header);
+        let mut planes = vec![Vec::new(); header.channels as usize];
+        let mut block = Vec::new();
+        let mut left = frame_limit.unwrap_or(usize::MAX);
+        // Blocks of 3 frames, so that every file spans several.
+        while left > 0 {
+            let frames = samples.read_block(left.min(3), &mut block)?;
+            if frames == 0 {
+                break;
+            }
+            left -= frames;
+            for (plane, part) in planes.iter_mut().zip(&block) {
+                plane.extend_from_slice(part);
+            }
+        }
         Ok((header.sample_rate, planes))
     }
 

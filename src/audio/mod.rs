@@ -1,12 +1,15 @@
-//! Audio in: any supported file to a mono clip at 22050 Hz, as `librosa.load(path,
-//! duration=30)` gives it (spec §2 of `librosa-features.md`).
+//! Audio in: any supported file as mono blocks at its own rate while it is decoded
+//! ([`Decoder`]), or whole as a mono clip at 22050 Hz, as `librosa.load(path, duration=30)`
+//! gives it ([`load`]; spec §2 of `librosa-features.md`).
 //!
 //! The steps, in librosa 0.6.1's order: decode to f32 with libsndfile's integer scaling
 //! (symphonia for WAV, FLAC, MP3 and Ogg Vorbis; `au.rs` for GTZAN's Sun audio), average the
 //! channels in f32, keep the first `round(rate·duration)` frames (never pad), then resample to
 //! 22050 Hz only when the file's rate differs, to `ceil(n·22050/rate)` samples. A caller may
 //! ask for another output rate ([`LoadOptions::sample_rate`]); the file is still resampled
-//! once, straight from its own rate.
+//! once, straight from its own rate. [`load`] is the [`Decoder`]'s blocks collected; the
+//! analysis engine takes the blocks as they come and resamples them itself, bit for bit as
+//! [`resample`] does a whole clip, so a file of any length is analysed in bounded memory.
 //!
 //! A stream that breaks partway (a corrupt packet, a file cut short of its declared length)
 //! is an error naming the file and how far decoding got, not a shorter clip: features over
@@ -16,8 +19,9 @@
 //!
 //! Decoded samples must be audio: a NaN or an infinity (float files can hold them), or a value
 //! far beyond full scale, is an error too, since every feature computed over it would be
-//! meaningless. [`load_capped`] also refuses a file longer than a cap, and stops decoding as
-//! soon as the cap is passed, so one file never takes more memory than the cap allows.
+//! meaningless. A cap ([`load_capped`], [`DecodeLimits::cap_s`]) refuses a file longer than
+//! it, and decoding stops as soon as the cap is passed. The checks are made block by block,
+//! so the first fault in the stream is the one reported.
 
 mod au;
 pub mod resample;
@@ -31,7 +35,7 @@ use symphonia::core::codecs::audio::well_known::{
     CODEC_ID_AAC, CODEC_ID_AC3, CODEC_ID_ALAC, CODEC_ID_DCA, CODEC_ID_EAC3, CODEC_ID_MP1,
     CODEC_ID_MP2, CODEC_ID_MP3, CODEC_ID_OPUS, CODEC_ID_SPEEX, CODEC_ID_WAVPACK, CODEC_ID_WMA,
 };
-use symphonia::core::codecs::audio::AudioCodecId;
+use symphonia::core::codecs::audio::{AudioCodecId, AudioDecoder};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
@@ -56,9 +60,12 @@ pub fn is_audio_path(path: &Path) -> bool {
         })
 }
 
-/// Output is reserved from a header's length up to this many frames (six minutes at 44.1 kHz):
-/// a header may lie, and a longer file just grows the buffer.
+/// [`load`] reserves its output from a header's length up to this many frames (six minutes
+/// at 44.1 kHz): a header may lie, and a longer file just grows the buffer.
 const MAX_RESERVED_FRAMES: usize = 1 << 24;
+
+/// Frames an AU file is read in at a time (symphonia's formats come a packet at a time).
+const AU_BLOCK_FRAMES: usize = 4096;
 
 /// The largest sample magnitude accepted: 40 dB over full scale. Float files may exceed ±1
 /// a little (mastering headroom, unclipped mixes), but nothing playable comes near this; a
@@ -116,8 +123,8 @@ pub enum AudioError {
         path: PathBuf,
         source: ResampleError,
     },
-    /// More audio than the cap of [`load_capped`], which the daemon and `classify` take from
-    /// `[window] max_duration_s`.
+    /// More audio than the cap of [`load_capped`] or [`DecodeLimits::cap_s`], which the
+    /// daemon and `classify` take from `[window] max_duration_s`.
     #[error("{}: longer than max_duration_s = {limit_s} s (decoding stopped there)", path.display())]
     TooLong { path: PathBuf, limit_s: f64 },
     #[error(
@@ -139,7 +146,7 @@ pub enum AudioError {
 /// Loads `path` as a mono clip at [`SAMPLE_RATE`] (or [`LoadOptions::sample_rate`]), with
 /// librosa 0.6.1's loading semantics.
 pub fn load(path: &Path, options: LoadOptions) -> Result<Clip, AudioError> {
-    load_file(path, options, None)
+    collect(Decoder::open(path, options.limits(None))?, options)
 }
 
 /// [`load`], refusing with [`AudioError::TooLong`] a file holding more than `max_length_s`
@@ -150,7 +157,10 @@ pub fn load_capped(
     options: LoadOptions,
     max_length_s: f64,
 ) -> Result<Clip, AudioError> {
-    load_file(path, options, Some(max_length_s))
+    collect(
+        Decoder::open(path, options.limits(Some(max_length_s)))?,
+        options,
+    )
 }
 
 /// [`load`] (or [`load_capped`], given a cap) of a file's bytes already in memory; `name`
@@ -161,106 +171,60 @@ pub fn load_bytes(
     options: LoadOptions,
     max_length_s: Option<f64>,
 ) -> Result<Clip, AudioError> {
-    load_source(Cursor::new(bytes), name, options, max_length_s)
+    collect(
+        Decoder::from_bytes(bytes, name, options.limits(max_length_s))?,
+        options,
+    )
 }
 
-fn load_file(
-    path: &Path,
-    options: LoadOptions,
-    max_length_s: Option<f64>,
-) -> Result<Clip, AudioError> {
-    let file = File::open(path).map_err(|source| AudioError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    load_source(file, path, options, max_length_s)
-}
-
-fn load_source<'s>(
-    source: impl MediaSource + 's,
-    path: &Path,
-    options: LoadOptions,
-    max_length_s: Option<f64>,
-) -> Result<Clip, AudioError> {
-    let limits = Limits {
-        keep_s: options.max_duration_s,
-        cap_s: max_length_s,
-    };
-    let decoded = decode(source, path, limits)?;
-    if decoded.mono.is_empty() {
-        return Err(AudioError::NoSamples {
-            path: path.to_owned(),
-        });
+impl LoadOptions {
+    fn limits(self, max_length_s: Option<f64>) -> DecodeLimits {
+        DecodeLimits {
+            keep_s: self.max_duration_s,
+            cap_s: max_length_s,
+        }
     }
-    check_samples(&decoded, path)?;
-    let duration_s = decoded.mono.len() as f64 / f64::from(decoded.rate);
+}
+
+/// Every block of `decoder` as one clip, resampled (whole) to the rate `options` asks for.
+fn collect(mut decoder: Decoder<'_>, options: LoadOptions) -> Result<Clip, AudioError> {
+    let reserved = decoder.length_hint().unwrap_or(0).min(MAX_RESERVED_FRAMES);
+    let mut mono = Vec::with_capacity(reserved);
+    while let Some(block) = decoder.next_block()? {
+        mono.extend_from_slice(block);
+    }
+    let source_rate = decoder.sample_rate();
     let rate = options.sample_rate.unwrap_or(SAMPLE_RATE);
-    let samples = if decoded.rate == rate {
-        decoded.mono
+    let samples = if source_rate == rate {
+        mono
     } else {
-        resample::try_resample(&decoded.mono, decoded.rate, rate).map_err(|source| {
+        resample::try_resample(&mono, source_rate, rate).map_err(|source| {
             AudioError::SampleRate {
-                path: path.to_owned(),
+                path: decoder.path.clone(),
                 source,
             }
         })?
     };
     Ok(Clip {
         samples,
-        source_rate: decoded.rate,
-        source_channels: decoded.channels,
-        duration_s,
+        source_rate,
+        source_channels: decoder.channels(),
+        duration_s: decoder.duration_s(),
     })
 }
 
-/// The first sample that is not finite, or beyond [`MAX_SAMPLE_MAGNITUDE`], is an error.
-fn check_samples(decoded: &Decoded, path: &Path) -> Result<(), AudioError> {
-    let Some((index, &value)) = decoded
-        .mono
-        .iter()
-        .enumerate()
-        .find(|(_, sample)| !sample.is_finite() || sample.abs() > MAX_SAMPLE_MAGNITUDE)
-    else {
-        return Ok(());
-    };
-    let position = position(index, Some(decoded.rate));
-    let path = path.to_owned();
-    Err(if value.is_finite() {
-        AudioError::OutOfRange {
-            path,
-            position,
-            value,
-        }
-    } else {
-        AudioError::NonFinite { path, position }
-    })
+/// How much of a file a [`Decoder`] hands out, in seconds of audio.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DecodeLimits {
+    /// Keep the first `round(rate·keep_s)` frames and stop there, as librosa 0.6.1's
+    /// `duration` does ([`LoadOptions::max_duration_s`]).
+    pub keep_s: Option<f64>,
+    /// Refuse with [`AudioError::TooLong`] a file holding more than `round(rate·cap_s)`
+    /// frames; decoding stops one frame past them.
+    pub cap_s: Option<f64>,
 }
 
-/// Where in the audio frame `frames` is, for errors: seconds once the rate is known.
-fn position(frames: usize, rate: Option<u32>) -> String {
-    match rate {
-        Some(rate) if rate > 0 => format!("{:.3} s", frames as f64 / f64::from(rate)),
-        _ => format!("frame {frames}"),
-    }
-}
-
-/// A file's audio, downmixed and truncated but at its own rate.
-struct Decoded {
-    mono: Vec<f32>,
-    rate: u32,
-    channels: u16,
-}
-
-/// How much of a file to decode, in seconds.
-#[derive(Clone, Copy, Debug)]
-struct Limits {
-    /// Keep the first `keep_s` seconds and stop there ([`LoadOptions::max_duration_s`]).
-    keep_s: Option<f64>,
-    /// Refuse a file longer than this ([`load_capped`]).
-    cap_s: Option<f64>,
-}
-
-/// [`Limits`] in frames, once the rate is known.
+/// [`DecodeLimits`] in frames, once the rate is known.
 #[derive(Clone, Copy, Debug)]
 struct FrameLimits {
     /// `round(rate·keep_s)`, as librosa 0.6.1.
@@ -269,7 +233,7 @@ struct FrameLimits {
     cap: Option<usize>,
 }
 
-impl Limits {
+impl DecodeLimits {
     fn frames(self, rate: u32) -> FrameLimits {
         let frames = |seconds: f64| (seconds * f64::from(rate)).round().max(0.0) as usize;
         FrameLimits {
@@ -295,56 +259,328 @@ impl FrameLimits {
     }
 }
 
-fn too_long(path: &Path, limits: Limits) -> AudioError {
-    AudioError::TooLong {
-        path: path.to_owned(),
-        limit_s: limits.cap_s.unwrap_or(f64::INFINITY),
-    }
+/// A file's audio as it is decoded: blocks of mono samples at the file's own rate (the mean
+/// of the channels), a packet's worth at a time, so that memory does not grow with the file.
+///
+/// Every check of the module applies as the blocks come: a block holding a sample that is
+/// not audio is an error naming the sample's position, a block that would take the stream
+/// past [`DecodeLimits::cap_s`] is [`AudioError::TooLong`], and the end of the stream is
+/// checked against its stated length (and for holding any sample at all) when
+/// [`next_block`](Decoder::next_block) finds it. An error ends the stream.
+pub struct Decoder<'s> {
+    path: PathBuf,
+    stream: Stream<'s>,
+    /// The file's rate: known once [`Decoder::open`] returns.
+    rate: Option<u32>,
+    channels: usize,
+    limits: DecodeLimits,
+    frame_limits: Option<FrameLimits>,
+    /// Frames handed out so far.
+    frames: usize,
+    /// The last packet, one plane per channel.
+    planes: Vec<Vec<f32>>,
+    /// The block handed out last (or about to be).
+    block: Vec<f32>,
+    /// `block` was decoded ahead, to learn the rate, and is still to be handed out.
+    pending: bool,
+    ended: bool,
 }
 
-fn decode<'s, S: MediaSource + 's>(
-    mut source: S,
-    path: &Path,
-    limits: Limits,
-) -> Result<Decoded, AudioError> {
-    let io_error = |source| AudioError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut magic = Vec::with_capacity(au::MAGIC.len());
-    (&mut source)
-        .take(au::MAGIC.len() as u64)
-        .read_to_end(&mut magic)
-        .map_err(io_error)?;
-    if magic.is_empty() {
-        return Err(AudioError::EmptyFile {
+/// Where a [`Decoder`]'s packets come from.
+enum Stream<'s> {
+    Au(au::AuSamples<io::BufReader<Box<dyn MediaSource + 's>>>),
+    Symphonia(SymphoniaStream<'s>),
+}
+
+impl Decoder<'static> {
+    /// Opens the file at `path`: its container and codec are recognised by content and its
+    /// headers read; the samples come with [`next_block`](Decoder::next_block).
+    pub fn open(path: &Path, limits: DecodeLimits) -> Result<Self, AudioError> {
+        let file = File::open(path).map_err(|source| AudioError::Io {
             path: path.to_owned(),
-        });
-    }
-    source.seek(SeekFrom::Start(0)).map_err(io_error)?;
-    if magic == au::MAGIC {
-        decode_au(source, path, limits)
-    } else {
-        decode_with_symphonia(source, path, limits)
+            source,
+        })?;
+        Decoder::of_source(Box::new(file), path, limits)
     }
 }
 
-fn decode_au(source: impl Read, path: &Path, limits: Limits) -> Result<Decoded, AudioError> {
-    let mut reader = io::BufReader::new(source);
-    let header = au::read_header(&mut reader).map_err(|error| au_error(path, error))?;
-    let frame_limits = limits.frames(header.sample_rate);
-    let planes = au::read_planes(&mut reader, &header, frame_limits.decode())
-        .map_err(|error| au_error(path, error))?;
-    if frame_limits.exceeded_by(planes.first().map_or(0, Vec::len)) {
-        return Err(too_long(path, limits));
+impl<'s> Decoder<'s> {
+    /// [`Decoder::open`] for a file's bytes already in memory; `name` stands for the file in
+    /// errors and its extension is the container hint, as a path's is.
+    pub fn from_bytes(
+        bytes: &'s [u8],
+        name: &Path,
+        limits: DecodeLimits,
+    ) -> Result<Self, AudioError> {
+        Decoder::of_source(Box::new(Cursor::new(bytes)), name, limits)
     }
-    let mut mono = Vec::with_capacity(planes.first().map_or(0, Vec::len));
-    append_downmix(&planes, usize::MAX, &mut mono);
-    Ok(Decoded {
-        mono,
-        rate: header.sample_rate,
-        channels: u16::try_from(header.channels).unwrap_or(u16::MAX),
+
+    fn of_source(
+        mut source: Box<dyn MediaSource + 's>,
+        path: &Path,
+        limits: DecodeLimits,
+    ) -> Result<Self, AudioError> {
+        let io_error = |source| AudioError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut magic = Vec::with_capacity(au::MAGIC.len());
+        (&mut source)
+            .take(au::MAGIC.len() as u64)
+            .read_to_end(&mut magic)
+            .map_err(io_error)?;
+        if magic.is_empty() {
+            return Err(AudioError::EmptyFile {
+                path: path.to_owned(),
+            });
+        }
+        source.seek(SeekFrom::Start(0)).map_err(io_error)?;
+        let (stream, rate, channels) = if magic == au::MAGIC {
+            let mut reader = io::BufReader::new(source);
+            let header = au::read_header(&mut reader).map_err(|error| au_error(path, error))?;
+            let channels = header.channels as usize;
+            let rate = header.sample_rate;
+            (
+                Stream::Au(au::AuSamples::new(reader, header)),
+                Some(rate),
+                channels,
+            )
+        } else {
+            let (stream, rate, channels) = SymphoniaStream::open(source, path)?;
+            (Stream::Symphonia(stream), rate, channels)
+        };
+        let rate = rate.filter(|&rate| rate > 0);
+        let mut decoder = Decoder {
+            path: path.to_owned(),
+            stream,
+            rate,
+            channels,
+            limits,
+            frame_limits: rate.map(|rate| limits.frames(rate)),
+            frames: 0,
+            planes: Vec::new(),
+            block: Vec::new(),
+            pending: false,
+            ended: false,
+        };
+        if decoder.rate.is_none() {
+            // The rate comes with the first packet: decode it now, hand it out first.
+            decoder.pending = decoder.decode_block()?;
+        }
+        if decoder.rate.is_none() {
+            return Err(decoder.corrupt("the stream declares no sample rate".to_owned()));
+        }
+        Ok(decoder)
+    }
+
+    /// The file's sample rate, at which the blocks come.
+    pub fn sample_rate(&self) -> u32 {
+        self.rate.unwrap_or_default()
+    }
+
+    /// The file's channel count before the downmix (the last packet's, for a stream that
+    /// changes it).
+    pub fn channels(&self) -> u16 {
+        u16::try_from(self.channels).unwrap_or(u16::MAX)
+    }
+
+    /// Seconds of audio handed out so far: the file's length, once the stream has ended.
+    pub fn duration_s(&self) -> f64 {
+        self.frames as f64 / f64::from(self.sample_rate())
+    }
+
+    /// The frames the file's header states it holds, if it does (a header may lie: this is
+    /// a plan, never a bound).
+    pub fn stated_frames(&self) -> Option<u64> {
+        match &self.stream {
+            Stream::Au(samples) => samples.header().frames(),
+            Stream::Symphonia(stream) => stream.declared_frames,
+        }
+    }
+
+    /// How many frames the stream will hand out if its header tells the truth, when it
+    /// states its length or a limit bounds it.
+    pub fn length_hint(&self) -> Option<usize> {
+        let declared = self
+            .stated_frames()
+            .map(|frames| usize::try_from(frames).unwrap_or(usize::MAX));
+        let limit = self.frame_limits.and_then(FrameLimits::decode);
+        match (limit, declared) {
+            (Some(limit), Some(declared)) => Some(limit.min(declared)),
+            (limit, declared) => limit.or(declared),
+        }
+    }
+
+    /// The next block of mono samples at [`sample_rate`](Self::sample_rate), or `None` once
+    /// the stream has ended whole.
+    pub fn next_block(&mut self) -> Result<Option<&[f32]>, AudioError> {
+        let more = if self.pending {
+            self.pending = false;
+            true
+        } else {
+            self.decode_block()?
+        };
+        Ok(more.then_some(&self.block[..]))
+    }
+
+    /// Decodes the next non-empty block into `block` and checks it; false at the (checked)
+    /// end of the stream.
+    fn decode_block(&mut self) -> Result<bool, AudioError> {
+        if self.ended {
+            return Ok(false);
+        }
+        let result = self.try_decode_block();
+        if !matches!(result, Ok(true)) {
+            self.ended = true;
+        }
+        result
+    }
+
+    fn try_decode_block(&mut self) -> Result<bool, AudioError> {
+        self.block.clear();
+        while self.block.is_empty() {
+            let room = self.room();
+            if room == 0 {
+                return self.check_end().map(|()| false);
+            }
+            let decoded = match &mut self.stream {
+                Stream::Au(samples) => {
+                    let frames = samples
+                        .read_block(room.min(AU_BLOCK_FRAMES), &mut self.planes)
+                        .map_err(|error| au_error(&self.path, error))?;
+                    frames > 0
+                }
+                Stream::Symphonia(stream) => {
+                    let at = Position {
+                        frames: self.frames,
+                        rate: self.rate,
+                    };
+                    match stream.next_packet(&mut self.planes, &self.path, at)? {
+                        Some(packet_rate) => {
+                            if self.rate.is_none() {
+                                self.rate = Some(packet_rate).filter(|&rate| rate > 0);
+                                self.frame_limits = self.rate.map(|rate| self.limits.frames(rate));
+                            }
+                            self.channels = self.planes.len();
+                            true
+                        }
+                        None => false,
+                    }
+                }
+            };
+            if !decoded {
+                return self.check_end().map(|()| false);
+            }
+            // Again: the first packet may have brought the rate, and with it the limits.
+            append_downmix(&self.planes, self.room(), &mut self.block);
+        }
+        check_samples(&self.block, self.position(self.frames), &self.path)?;
+        let frames = self.frames + self.block.len();
+        if self
+            .frame_limits
+            .is_some_and(|limits| limits.exceeded_by(frames))
+        {
+            return Err(AudioError::TooLong {
+                path: self.path.clone(),
+                limit_s: self.limits.cap_s.unwrap_or(f64::INFINITY),
+            });
+        }
+        self.frames = frames;
+        Ok(true)
+    }
+
+    /// How many more frames to decode: up to the kept part, or one past the cap.
+    fn room(&self) -> usize {
+        self.frame_limits
+            .and_then(FrameLimits::decode)
+            .map_or(usize::MAX, |limit| limit.saturating_sub(self.frames))
+    }
+
+    /// The stream has no packet left: it must hold what its header states (up to what was
+    /// to be kept), declare its rate, and hold some audio.
+    fn check_end(&self) -> Result<(), AudioError> {
+        if let Stream::Symphonia(SymphoniaStream {
+            declared_frames: Some(declared),
+            ..
+        }) = self.stream
+        {
+            let kept = self.frame_limits.and_then(|limits| limits.keep);
+            let expected = kept.map_or(declared, |kept| declared.min(kept as u64));
+            if (self.frames as u64) < expected {
+                return Err(self.corrupt(format!(
+                    "the stream ends after {} of its {}",
+                    self.position(self.frames),
+                    self.position(declared as usize)
+                )));
+            }
+        }
+        if self.rate.is_none() {
+            return Err(self.corrupt("the stream declares no sample rate".to_owned()));
+        }
+        if self.frames == 0 {
+            return Err(AudioError::NoSamples {
+                path: self.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn position(&self, frames: usize) -> Position {
+        Position {
+            frames,
+            rate: self.rate,
+        }
+    }
+
+    fn corrupt(&self, reason: String) -> AudioError {
+        AudioError::Corrupt {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+}
+
+/// The first sample of `block` that is not finite, or beyond [`MAX_SAMPLE_MAGNITUDE`], is an
+/// error; `start` is where the block begins in the audio.
+fn check_samples(block: &[f32], start: Position, path: &Path) -> Result<(), AudioError> {
+    let Some((index, &value)) = block
+        .iter()
+        .enumerate()
+        .find(|(_, sample)| !sample.is_finite() || sample.abs() > MAX_SAMPLE_MAGNITUDE)
+    else {
+        return Ok(());
+    };
+    let position = Position {
+        frames: start.frames + index,
+        ..start
+    }
+    .to_string();
+    let path = path.to_owned();
+    Err(if value.is_finite() {
+        AudioError::OutOfRange {
+            path,
+            position,
+            value,
+        }
+    } else {
+        AudioError::NonFinite { path, position }
     })
+}
+
+/// Where in the audio a frame is, for errors: seconds once the rate is known.
+#[derive(Clone, Copy, Debug)]
+struct Position {
+    frames: usize,
+    rate: Option<u32>,
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.rate {
+            Some(rate) if rate > 0 => write!(f, "{:.3} s", self.frames as f64 / f64::from(rate)),
+            _ => write!(f, "frame {}", self.frames),
+        }
+    }
 }
 
 fn au_error(path: &Path, error: au::AuError) -> AudioError {
@@ -362,122 +598,118 @@ fn au_error(path: &Path, error: au::AuError) -> AudioError {
     }
 }
 
-fn decode_with_symphonia<'s>(
-    source: impl MediaSource + 's,
-    path: &Path,
-    limits: Limits,
-) -> Result<Decoded, AudioError> {
-    let corrupt = |reason: String| AudioError::Corrupt {
-        path: path.to_owned(),
-        reason,
-    };
-    let mut format = open_container(source, path)?;
-    let track = format
-        .default_track(TrackType::Audio)
-        .ok_or_else(|| AudioError::NoAudioTrack {
-            path: path.to_owned(),
-        })?;
-    let track_id = track.id;
-    let params = track
-        .codec_params
-        .as_ref()
-        .and_then(|params| params.audio())
-        .ok_or_else(|| AudioError::NoAudioTrack {
-            path: path.to_owned(),
-        })?;
-    // One rule for every format: a stream that ends before its stated length was cut short,
-    // and a stream that states none ends where the file ends. MPEG audio states an exact
-    // length only in a Xing/Info tag, which a LAME tag (the encoder delay) proves present;
-    // without one symphonia estimates the length from the bitrate and the file's own size,
-    // which a cut shrinks along with the audio, so the estimate is no stated length.
-    let mpeg_audio = [CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3].contains(&params.codec);
-    let declared_frames = track
-        .num_frames
-        .filter(|_| !mpeg_audio || track.delay.is_some());
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(params, &Default::default())
-        .map_err(|_| AudioError::UnsupportedCodec {
-            path: path.to_owned(),
-            codec: codec_name(params.codec),
-        })?;
-    let mut rate = params.sample_rate;
-    let mut channels = params
-        .channels
-        .as_ref()
-        .map_or(0, |channels| channels.count());
-    let mut frame_limits = rate.map(|rate| limits.frames(rate));
-    let mut limit = frame_limits.and_then(FrameLimits::decode);
+/// A file symphonia reads: its container, the audio track's decoder, and what the track
+/// states about its length.
+struct SymphoniaStream<'s> {
+    format: Box<dyn FormatReader + 's>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    /// The length the stream states, when it states one it can be held to.
+    declared_frames: Option<u64>,
+    /// Packets of the track decoded so far.
+    packets: usize,
+}
 
-    let expected_frames = match (limit, declared_frames.map(|frames| frames as usize)) {
-        (Some(limit), Some(declared)) => Some(limit.min(declared)),
-        (limit, declared) => limit.or(declared),
-    };
-    let mut mono = Vec::with_capacity(expected_frames.unwrap_or(0).min(MAX_RESERVED_FRAMES));
-    let mut planes: Vec<Vec<f32>> = Vec::new();
-    let mut packets = 0usize;
-    while limit.is_none_or(|limit| mono.len() < limit) {
-        let packet = match format.next_packet() {
-            Ok(Some(packet)) => packet,
-            // A chained Ogg stream's next link counts as the end of this one.
-            Ok(None) | Err(SymphoniaError::ResetRequired) => break,
-            // A stream that states no length ends where the file does: a WAV written to a pipe
-            // (sizes 0xFFFFFFFF, as `ffmpeg -f wav -` writes) is read until the reader hits
-            // the end of the file. With a stated length, the same end is a cut.
-            Err(SymphoniaError::IoError(error))
-                if declared_frames.is_none() && error.kind() == io::ErrorKind::UnexpectedEof =>
-            {
-                break
-            }
-            Err(error) => {
-                return Err(corrupt(format!(
-                    "{error} (reading packet {}, {} into the audio)",
-                    packets + 1,
-                    position(mono.len(), rate)
-                )))
-            }
+impl<'s> SymphoniaStream<'s> {
+    /// Opens the container and the decoder of its audio track; with the stream, the rate and
+    /// channel count its header gives (the rate may come only with the first packet).
+    fn open(
+        source: Box<dyn MediaSource + 's>,
+        path: &Path,
+    ) -> Result<(Self, Option<u32>, usize), AudioError> {
+        let format = open_container(source, path)?;
+        let track =
+            format
+                .default_track(TrackType::Audio)
+                .ok_or_else(|| AudioError::NoAudioTrack {
+                    path: path.to_owned(),
+                })?;
+        let track_id = track.id;
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|params| params.audio())
+            .ok_or_else(|| AudioError::NoAudioTrack {
+                path: path.to_owned(),
+            })?;
+        // One rule for every format: a stream that ends before its stated length was cut
+        // short, and a stream that states none ends where the file ends. MPEG audio states an
+        // exact length only in a Xing/Info tag, which a LAME tag (the encoder delay) proves
+        // present; without one symphonia estimates the length from the bitrate and the file's
+        // own size, which a cut shrinks along with the audio, so the estimate is no stated
+        // length.
+        let mpeg_audio = [CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3].contains(&params.codec);
+        let declared_frames = track
+            .num_frames
+            .filter(|_| !mpeg_audio || track.delay.is_some());
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(params, &Default::default())
+            .map_err(|_| AudioError::UnsupportedCodec {
+                path: path.to_owned(),
+                codec: codec_name(params.codec),
+            })?;
+        let rate = params.sample_rate;
+        let channels = params
+            .channels
+            .as_ref()
+            .map_or(0, |channels| channels.count());
+        let stream = SymphoniaStream {
+            format,
+            decoder,
+            track_id,
+            declared_frames,
+            packets: 0,
         };
-        if packet.track_id != track_id {
-            continue;
-        }
-        packets += 1;
-        let buffer = decoder.decode(&packet).map_err(|error| {
-            corrupt(format!(
-                "{error} (decoding packet {packets}, {} into the audio)",
-                position(mono.len(), rate)
-            ))
-        })?;
-        if rate.is_none() {
-            rate = Some(buffer.spec().rate());
-            frame_limits = Some(limits.frames(buffer.spec().rate()));
-            limit = frame_limits.and_then(FrameLimits::decode);
-        }
-        buffer.copy_to_vecs_planar::<f32>(&mut planes);
-        channels = planes.len();
-        let room = limit.map_or(usize::MAX, |limit| limit.saturating_sub(mono.len()));
-        append_downmix(&planes, room, &mut mono);
+        Ok((stream, rate, channels))
     }
-    if frame_limits.is_some_and(|frame_limits| frame_limits.exceeded_by(mono.len())) {
-        return Err(too_long(path, limits));
-    }
-    if let Some(declared) = declared_frames {
-        let kept = frame_limits.and_then(|frame_limits| frame_limits.keep);
-        let expected = kept.map_or(declared, |kept| declared.min(kept as u64));
-        if (mono.len() as u64) < expected {
-            return Err(corrupt(format!(
-                "the stream ends after {} of its {}",
-                position(mono.len(), rate),
-                position(declared as usize, rate)
-            )));
+
+    /// Decodes the track's next packet into `planes` (one per channel) and returns its rate;
+    /// `None` at the end of the stream. `at` is how far decoding got, for errors.
+    fn next_packet(
+        &mut self,
+        planes: &mut Vec<Vec<f32>>,
+        path: &Path,
+        at: Position,
+    ) -> Result<Option<u32>, AudioError> {
+        let corrupt = |reason: String| AudioError::Corrupt {
+            path: path.to_owned(),
+            reason,
+        };
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(Some(packet)) => packet,
+                // A chained Ogg stream's next link counts as the end of this one.
+                Ok(None) | Err(SymphoniaError::ResetRequired) => return Ok(None),
+                // A stream that states no length ends where the file does: a WAV written to a
+                // pipe (sizes 0xFFFFFFFF, as `ffmpeg -f wav -` writes) is read until the
+                // reader hits the end of the file. With a stated length, the same end is a cut.
+                Err(SymphoniaError::IoError(error))
+                    if self.declared_frames.is_none()
+                        && error.kind() == io::ErrorKind::UnexpectedEof =>
+                {
+                    return Ok(None)
+                }
+                Err(error) => {
+                    return Err(corrupt(format!(
+                        "{error} (reading packet {}, {at} into the audio)",
+                        self.packets + 1,
+                    )))
+                }
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            self.packets += 1;
+            let buffer = self.decoder.decode(&packet).map_err(|error| {
+                corrupt(format!(
+                    "{error} (decoding packet {}, {at} into the audio)",
+                    self.packets
+                ))
+            })?;
+            buffer.copy_to_vecs_planar::<f32>(planes);
+            return Ok(Some(buffer.spec().rate()));
         }
     }
-    let rate = rate
-        .filter(|&rate| rate > 0)
-        .ok_or_else(|| corrupt("the stream declares no sample rate".to_owned()))?;
-    Ok(Decoded {
-        mono,
-        rate,
-        channels: u16::try_from(channels).unwrap_or(u16::MAX),
-    })
 }
 
 /// A name for a codec that the containers genred opens may hold but symphonia's default build
@@ -503,10 +735,10 @@ fn codec_name(codec: AudioCodecId) -> String {
 /// Identifies the container by its content (the extension is only a hint) and reads its
 /// headers.
 fn open_container<'s>(
-    source: impl MediaSource + 's,
+    source: Box<dyn MediaSource + 's>,
     path: &Path,
 ) -> Result<Box<dyn FormatReader + 's>, AudioError> {
-    let stream = MediaSourceStream::new(Box::new(source), Default::default());
+    let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(extension) = path.extension().and_then(|extension| extension.to_str()) {
         hint.with_extension(extension);

@@ -39,7 +39,6 @@ impl WindowPredictor {
             first_window_s: Some(config.min_window_s),
             ending: Ending::Live,
             silence_rms: config.silence_rms,
-            whole_frame_hops: true,
             // A live stream has no length to spread a sample over: every patch is judged.
             max_units: None,
         };

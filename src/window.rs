@@ -26,8 +26,8 @@ pub const DEFAULT_HOP_S: f64 = 15.0;
 pub const MIN_TAIL_S: f64 = 1.0;
 
 /// Four hours: longer than any album side or DJ mix a drop folder is meant
-/// for, and at 22050 Hz mono `f32` about 1.3 GB of decoded samples, which
-/// bounds what one worker holds whatever file lands.
+/// for. Files stream through the engine, so this bounds the time one file can
+/// hold a worker, not its memory.
 pub const DEFAULT_MAX_DURATION_S: f64 = 4.0 * 3600.0;
 
 /// The accepted `max_duration_s`: at least a second, at most a day.

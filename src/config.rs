@@ -90,6 +90,26 @@ pub fn cpu_cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
+/// Checks that a count of `unit`s (`"patches"`) is within `range`.
+pub fn check_count(
+    key: &'static str,
+    value: usize,
+    range: std::ops::RangeInclusive<usize>,
+    unit: &str,
+) -> Result<(), InvalidSetting> {
+    if range.contains(&value) {
+        return Ok(());
+    }
+    Err(InvalidSetting::new(
+        key,
+        format!(
+            "must be from {} to {} {unit}, got {value}",
+            range.start(),
+            range.end()
+        ),
+    ))
+}
+
 /// Checks a number of workers (`key` is `workers.count` or `--jobs`): at
 /// most [`MAX_WORKERS_PER_CORE`] per core of this machine.
 pub fn check_workers(key: &'static str, count: usize) -> Result<(), InvalidSetting> {

@@ -11,7 +11,7 @@
 
 use std::ops::{Range, RangeInclusive};
 
-use crate::config::InvalidSetting;
+use crate::config::{self, InvalidSetting};
 use crate::features::{HOP_LENGTH, SAMPLE_RATE};
 
 /// The dataset's clip length: GTZAN clips are 30 s and librosa loaded `duration=30`.
@@ -123,25 +123,6 @@ pub fn check_hop(
     ))
 }
 
-/// Checks that a count is within `range`.
-pub fn check_count(
-    key: &'static str,
-    value: usize,
-    range: RangeInclusive<usize>,
-) -> Result<(), InvalidSetting> {
-    if range.contains(&value) {
-        return Ok(());
-    }
-    Err(InvalidSetting::new(
-        key,
-        format!(
-            "must be from {} to {}, got {value}",
-            range.start(),
-            range.end()
-        ),
-    ))
-}
-
 /// Checks that `value` is a finite number of seconds within `range`.
 pub fn check_seconds(
     key: &'static str,
@@ -168,7 +149,12 @@ impl WindowSpec {
         check_length(keys.length, self.length_s)?;
         check_hop(keys.hop, self.hop_s, keys.length, self.length_s)?;
         check_seconds(keys.max_duration, self.max_duration_s, MAX_DURATION_RANGE_S)?;
-        check_count(keys.max_patches, self.max_patches, MAX_PATCHES_RANGE)
+        config::check_count(
+            keys.max_patches,
+            self.max_patches,
+            MAX_PATCHES_RANGE,
+            "patches",
+        )
     }
 
     /// The sample ranges of the windows over `n_samples` samples at `sample_rate`.

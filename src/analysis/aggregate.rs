@@ -22,13 +22,13 @@ pub enum NoMusic {
 
 /// A file's judged windows, collected as the engine hands them out.
 #[derive(Debug, Default)]
-pub struct FileMean {
+pub struct FileWindows {
     windows: Vec<WindowVerdict>,
 }
 
-impl FileMean {
+impl FileWindows {
     pub fn new() -> Self {
-        FileMean::default()
+        FileWindows::default()
     }
 
     /// Takes one window's verdict; silent windows are left out of the file's.

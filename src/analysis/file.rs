@@ -3,7 +3,7 @@
 use crate::audio::resample::ResampleError;
 use crate::pipeline::MIN_DURATION_S;
 
-use super::aggregate::{FileMean, NoMusic};
+use super::aggregate::{FileWindows, NoMusic};
 use super::engine::{Analyzer, WindowError};
 use super::verdict::{FileVerdict, WindowVerdict};
 
@@ -23,7 +23,7 @@ pub enum FileAnalysisError {
 /// A file being judged: feed it the decoded samples, then finish it.
 pub struct FileAnalysis<'a> {
     analyzer: &'a mut dyn Analyzer,
-    mean: FileMean,
+    windows: FileWindows,
     /// The first window that failed: the file gets no verdict, so the rest is not judged.
     failure: Option<WindowError>,
 }
@@ -43,7 +43,7 @@ impl<'a> FileAnalysis<'a> {
         }
         Ok(FileAnalysis {
             analyzer,
-            mean: FileMean::new(),
+            windows: FileWindows::new(),
             failure: None,
         })
     }
@@ -53,7 +53,7 @@ impl<'a> FileAnalysis<'a> {
         if self.failure.is_some() {
             return;
         }
-        let (mean, failure) = (&mut self.mean, &mut self.failure);
+        let (mean, failure) = (&mut self.windows, &mut self.failure);
         self.analyzer
             .push(samples, &mut |outcome| take(outcome.verdict, mean, failure));
     }
@@ -71,7 +71,7 @@ impl<'a> FileAnalysis<'a> {
             return Err(FileAnalysisError::TooShort { duration_s });
         }
         if self.failure.is_none() {
-            let (mean, failure) = (&mut self.mean, &mut self.failure);
+            let (mean, failure) = (&mut self.windows, &mut self.failure);
             self.analyzer
                 .finish(&mut |outcome| take(outcome.verdict, mean, failure));
         }
@@ -80,7 +80,7 @@ impl<'a> FileAnalysis<'a> {
         }
         let mut timings = self.analyzer.timings();
         timings.decode_ms = decode_ms;
-        Ok(self.mean.finish(
+        Ok(self.windows.finish(
             self.analyzer.judged_mean(),
             self.analyzer.level(),
             self.analyzer.settings().silence_rms,
@@ -94,7 +94,7 @@ impl<'a> FileAnalysis<'a> {
 /// Keeps a window's verdict, or the first failure (later windows are not judged anyway).
 fn take(
     verdict: Result<WindowVerdict, WindowError>,
-    mean: &mut FileMean,
+    mean: &mut FileWindows,
     failure: &mut Option<WindowError>,
 ) {
     match verdict {

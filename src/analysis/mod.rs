@@ -8,7 +8,7 @@
 //! A window is a stretch of the stream ([`Schedule`]); the front end names the units it is
 //! judged on by their place in the stream, and each unit goes through the model once, its
 //! output kept while a later window may contain it. What a source makes of the windows is
-//! its aggregator's: a file's verdict is the mean over the units judged in it ([`FileMean`]), the
+//! its aggregator's: a file's verdict is the mean over the units judged in it ([`FileWindows`]), the
 //! microphone's a moving average ([`StreamSmoother`]). The engine keeps only what the windows
 //! to come need, so memory does not grow with the stream.
 
@@ -19,7 +19,7 @@ mod model;
 mod schedule;
 mod verdict;
 
-pub use aggregate::{FileMean, NoMusic, StreamSmoother};
+pub use aggregate::{FileWindows, NoMusic, StreamSmoother};
 pub use engine::{Analyzer, Engine, EngineSettings, StreamLevel, WindowError, WindowOutcome};
 pub use file::{FileAnalysis, FileAnalysisError};
 pub use model::{TagVocabulary, UnitModel, UnitOutput};

@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::InvalidSetting;
+use crate::config::{self, InvalidSetting};
 
 pub use hub::{Hub, RecordKind};
 pub use server::{About, LiveView, MicAbout, WebError};
@@ -62,24 +62,13 @@ impl Default for WebConfig {
 impl WebConfig {
     /// Checks the values serde cannot; the error names the offending key.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        if !(1..=MAX_CLIENTS).contains(&self.max_clients) {
-            return Err(InvalidSetting::new(
-                "web.max_clients",
-                format!(
-                    "must be from 1 to {MAX_CLIENTS} event streams, got {}",
-                    self.max_clients
-                ),
-            ));
-        }
-        if !(1..=MAX_RECENT).contains(&self.recent) {
-            return Err(InvalidSetting::new(
-                "web.recent",
-                format!(
-                    "must be from 1 to {MAX_RECENT} records, got {}",
-                    self.recent
-                ),
-            ));
-        }
+        config::check_count(
+            "web.max_clients",
+            self.max_clients,
+            1..=MAX_CLIENTS,
+            "event streams",
+        )?;
+        config::check_count("web.recent", self.recent, 1..=MAX_RECENT, "records")?;
         Ok(())
     }
 

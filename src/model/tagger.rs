@@ -24,13 +24,12 @@ use tract_onnx::tract_hir::infer::Factoid;
 
 use super::{labels_of, metadata_of, model_name, parse_onnx, string_list, ModelError, LABELS_KEY};
 
+/// The patches' shape (frames, mel bands), the front end's own.
+pub use crate::frontend::musicnn_mel::{N_MELS, PATCH_FRAMES};
+
 /// The front end whose patches the taggers were trained on: the value of the
 /// metadata key `front_end`.
-pub const FRONT_END: &str = "musicnn-mel-16k-96";
-/// Frames per patch (3 s at 16 kHz, hop 256).
-pub const PATCH_FRAMES: usize = 187;
-/// Mel bands per frame.
-pub const N_MELS: usize = 96;
+pub const FRONT_END: &str = crate::frontend::musicnn_mel::NAME;
 /// Tags per tagger.
 pub const N_TAGS: usize = 50;
 /// Width of `max_pool` and `mean_pool` (561 front-end + 3 × 64 mid-end channels).

@@ -77,7 +77,7 @@ fn concrete_plan(path: &Path, batch: usize) -> Arc<TypedSimplePlan> {
 fn musicnn(c: &mut Criterion) {
     let path = model_path();
     let tagger = Tagger::load(&path).unwrap_or_else(|err| panic!("{err}"));
-    let mut group = c.benchmark_group(format!("{} CPU per patch", tagger.name()));
+    let mut group = c.benchmark_group(format!("{} CPU per patch", tagger.file().name));
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(20));

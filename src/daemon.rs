@@ -28,9 +28,9 @@ use sd_notify::NotifyState;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{debug, error, info, warn};
 
+use crate::analysis::FileAnalyzer;
 use crate::config::{Config, ConfigError};
 use crate::model::{GenreModel, ModelError};
-use crate::pipeline::FileAnalyzer;
 use crate::record::{display_path, FileIdentity};
 use crate::sinks::results::{ResultsError, ResultsFile};
 use crate::sinks::{FileActions, Sink, SinkMessage};
@@ -419,7 +419,7 @@ fn live_view_about(config: &Config, model: &GenreModel, started: Instant) -> Abo
     };
     About {
         daemon_started: started,
-        model_name: model.name().to_owned(),
+        model_name: model.file().name.clone(),
         model_path: display_path(&config.model.path).into_owned(),
         labels: model.labels().to_vec(),
         folders,

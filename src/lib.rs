@@ -3,8 +3,8 @@
 //! The modules follow the data's path:
 //! sources (folder, microphone) → [`analysis`] (resampler → the model's
 //! [`frontend`] → windows → model) → sinks, wired together by [`daemon`].
-//! Files and the microphone go through the same engine; [`pipeline`] is its
-//! file side, shared by `genred classify` and the drop-folder workers.
+//! Files and the microphone go through the same engine; [`record`] is the
+//! vocabulary every module shares about what it concluded.
 
 pub mod analysis;
 pub mod audio;
@@ -13,7 +13,6 @@ pub mod daemon;
 pub mod features;
 pub mod frontend;
 pub mod model;
-pub mod pipeline;
 pub mod record;
 pub mod sinks;
 pub mod sources;

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
@@ -41,6 +42,29 @@ const LABELS_KEY: &str = "labels";
 const FEATURE_NAMES_KEY: &str = "feature_names";
 /// The metadata key naming the front end the model takes its input from.
 const FRONT_END_KEY: &str = "front_end";
+
+/// The ONNX file a model was loaded from: where it is, the name records give it, and the
+/// SHA-256 of its bytes, so that a record says exactly which model judged (a retrained model
+/// keeps its name but not its checksum) and a restart knows which results are stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelFile {
+    pub path: PathBuf,
+    /// The file stem: `genre-2` for `models/genre-2.onnx`.
+    pub name: String,
+    /// Lower-case hex.
+    pub sha256: String,
+}
+
+impl ModelFile {
+    fn of(path: &Path, bytes: &[u8]) -> Self {
+        let digest = Sha256::digest(bytes);
+        ModelFile {
+            path: path.to_owned(),
+            name: model_name(path),
+            sha256: digest.iter().map(|byte| format!("{byte:02x}")).collect(),
+        }
+    }
+}
 
 /// Why a model could not be loaded or run. Each message names the model file.
 #[derive(Debug, thiserror::Error)]
@@ -112,13 +136,13 @@ impl GenreModel {
     /// Loads the model at `path`, of the kind its `front_end` metadata names, and validates
     /// it for that kind.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
-        let model = read_onnx(path)?;
+        let (model, file) = read_onnx(path)?;
         let declared = metadata_of(&model).get(FRONT_END_KEY).cloned();
         match FrontEndKind::from_metadata(declared.as_deref()) {
             Ok(FrontEndKind::Features28) => {
-                Classifier::from_model(path, model).map(|c| GenreModel::Features(Arc::new(c)))
+                Classifier::from_model(file, model).map(|c| GenreModel::Features(Arc::new(c)))
             }
-            Ok(FrontEndKind::MusicnnMel) => MusicnnGenre::from_model(path, model)
+            Ok(FrontEndKind::MusicnnMel) => MusicnnGenre::from_model(file, model)
                 .map(|m| GenreModel::Musicnn(Arc::new(m)))
                 .map_err(|error| ModelError::Musicnn(Box::new(error))),
             Err(unknown) => Err(ModelError::BadMetadata {
@@ -129,11 +153,11 @@ impl GenreModel {
         }
     }
 
-    /// The model's name in records (its file stem).
-    pub fn name(&self) -> &str {
+    /// The file it was loaded from, its name in records and its checksum.
+    pub fn file(&self) -> &ModelFile {
         match self {
-            GenreModel::Features(classifier) => classifier.name(),
-            GenreModel::Musicnn(model) => model.name(),
+            GenreModel::Features(classifier) => classifier.file(),
+            GenreModel::Musicnn(model) => model.file(),
         }
     }
 
@@ -150,8 +174,7 @@ impl GenreModel {
 /// threads (`&Classifier` or `Arc<Classifier>`): it is `Send + Sync`.
 #[derive(Debug)]
 pub struct Classifier {
-    path: PathBuf,
-    name: String,
+    file: ModelFile,
     labels: Vec<String>,
     metadata: BTreeMap<String, String>,
     plan: Arc<TypedSimplePlan>,
@@ -160,11 +183,13 @@ pub struct Classifier {
 impl Classifier {
     /// Loads, validates and optimizes the model at `path`.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
-        Self::from_model(path, read_onnx(path)?)
+        let (model, file) = read_onnx(path)?;
+        Self::from_model(file, model)
     }
 
-    /// Validates and optimizes `model`, read from `path`.
-    fn from_model(path: &Path, model: InferenceModel) -> Result<Self, ModelError> {
+    /// Validates and optimizes `model`, read from `file`.
+    fn from_model(file: ModelFile, model: InferenceModel) -> Result<Self, ModelError> {
+        let path = file.path.as_path();
         let metadata = metadata_of(&model);
         check_input(path, &model)?;
         let labels = validate_metadata(path, &metadata)?;
@@ -183,23 +208,16 @@ impl Classifier {
         let plan = typed.into_runnable().map_err(unrunnable)?;
 
         Ok(Classifier {
-            path: path.to_owned(),
-            name: model_name(path),
+            file,
             labels,
             metadata,
             plan,
         })
     }
 
-    /// The file the model was loaded from.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The model's name, its file stem (`genre-2` for `models/genre-2.onnx`),
-    /// as recorded in results.
-    pub fn name(&self) -> &str {
-        &self.name
+    /// The file the model was loaded from, its name in records and its checksum.
+    pub fn file(&self) -> &ModelFile {
+        &self.file
     }
 
     /// The genres, in the order of [`Classifier::predict`]'s probabilities.
@@ -215,7 +233,7 @@ impl Classifier {
     /// The probability of each label (same order as [`Classifier::labels`]).
     pub fn predict(&self, features: &Features) -> Result<Vec<f32>, ModelError> {
         let failed = |err: TractError| ModelError::Inference {
-            path: self.path.clone(),
+            path: self.file.path.clone(),
             reason: format!("{err:#}"),
         };
         // The model is float32; the features' f64 precision is not needed there.
@@ -233,7 +251,7 @@ impl Classifier {
 }
 
 /// The ONNX graph in the file at `path`, not yet checked.
-fn read_onnx(path: &Path) -> Result<InferenceModel, ModelError> {
+fn read_onnx(path: &Path) -> Result<(InferenceModel, ModelFile), ModelError> {
     parse_onnx(
         path,
         |source| ModelError::Unreadable {
@@ -254,14 +272,15 @@ fn parse_onnx<E>(
     path: &Path,
     unreadable: impl FnOnce(std::io::Error) -> E,
     not_onnx: impl Fn(String) -> E,
-) -> Result<InferenceModel, E> {
+) -> Result<(InferenceModel, ModelFile), E> {
     let bytes = std::fs::read(path).map_err(unreadable)?;
     if bytes.is_empty() {
         return Err(not_onnx("the file is empty".to_owned()));
     }
-    tract_onnx::onnx()
+    let model = tract_onnx::onnx()
         .model_for_read(&mut bytes.as_slice())
-        .map_err(|err| not_onnx(format!("{err:#}")))
+        .map_err(|err| not_onnx(format!("{err:#}")))?;
+    Ok((model, ModelFile::of(path, &bytes)))
 }
 
 /// `models/genre-2.onnx` → `genre-2`.

@@ -19,11 +19,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use genred::analysis::FileAnalyzer;
 use genred::audio::wav::write_new_wav;
 use genred::audio::{load, LoadOptions};
 use genred::features::{Features, N_FEATURES, SAMPLE_RATE};
 use genred::model::{Classifier, GenreModel};
-use genred::pipeline::FileAnalyzer;
 use genred::sources::mic::{self, MicConfig, MicError, MicPrediction, StartPolicy};
 use genred::window::WindowSpec;
 

@@ -153,8 +153,8 @@ fn tract_reproduces_the_training_frameworks_probabilities() {
 fn shipped_models_describe_themselves() {
     for (name, n_labels) in [("genre-2", 2), ("genre-10", 10)] {
         let classifier = Classifier::load(&model_path(name)).unwrap();
-        assert_eq!(classifier.name(), name);
-        assert_eq!(classifier.path(), model_path(name));
+        assert_eq!(classifier.file().name, name);
+        assert_eq!(classifier.file().path, model_path(name));
         assert_eq!(classifier.labels().len(), n_labels);
         let feature_names: Vec<String> =
             serde_json::from_str(classifier.metadata("feature_names").unwrap()).unwrap();

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::pipeline::{Probabilities, Timings};
+use crate::record::{Probabilities, Timings};
 
 use super::engine::{mean_of, StreamLevel};
 use super::verdict::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};

@@ -8,11 +8,11 @@ use std::time::Instant;
 use crate::audio::resample::{ResampleError, StreamResampler};
 use crate::frontend::{FrontEnd, FrontEndError, Span, WindowAudio};
 use crate::model::ModelError;
-use crate::pipeline::{Probabilities, Timings};
+use crate::record::{Probabilities, TagScores, Timings};
 
 use super::model::{TagVocabulary, UnitModel, UnitOutput};
 use super::schedule::{Ending, Schedule};
-use super::verdict::{Judgement, TagScores, WindowVerdict};
+use super::verdict::{Judgement, WindowVerdict};
 
 /// Where windows lie and when a window is silence, in seconds and RMS.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -412,7 +412,7 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
     }
 
     fn model_name(&self) -> &str {
-        self.model.name()
+        &self.model.file().name
     }
 
     fn labels(&self) -> &[String] {

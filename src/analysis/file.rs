@@ -1,10 +1,23 @@
 //! One file through the engine: its samples in as they are decoded, its verdict out.
+//!
+//! `genred classify` and the drop-folder workers both go through [`FileAnalyzer`], so a
+//! file gets the same answer however it arrives.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use crate::audio::resample::ResampleError;
-use crate::pipeline::MIN_DURATION_S;
+use crate::audio::{AudioError, DecodeLimits, Decoder};
+use crate::features::FeatureError;
+use crate::frontend::FrontEndError;
+use crate::model::{GenreModel, ModelError};
+use crate::record::{FileReport, Tags, WindowPrediction};
+use crate::window::WindowSpec;
 
 use super::aggregate::{FileWindows, NoMusic};
-use super::engine::{Analyzer, WindowError};
+use super::engine::{Analyzer, EngineSettings, WindowError};
+use super::schedule::Ending;
 use super::verdict::{FileVerdict, WindowVerdict};
 
 /// Why a file's audio got no genre.
@@ -104,4 +117,174 @@ fn take(
             failure.get_or_insert(error);
         }
     }
+}
+
+/// A window whose RMS is below this (−60 dBFS) holds no music to judge: it is
+/// left out of the file's verdict, and a file made only of such windows is
+/// reported as silent rather than given a genre.
+pub const SILENCE_RMS: f32 = 1e-3;
+
+/// The least audio a file must hold to be given a genre: under three seconds
+/// there are barely a few bars to judge, and the model, trained on 30 s clips,
+/// answers confidently about almost nothing.
+pub const MIN_DURATION_S: f64 = 3.0;
+
+/// Why a file got no genre.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error(
+        "{path}: too short: {duration_s:.2} s of audio, at least {MIN_DURATION_S} s are needed to judge a genre",
+        path = path.display()
+    )]
+    TooShort { path: PathBuf, duration_s: f64 },
+    #[error("{path}: {source}", path = path.display())]
+    Features { path: PathBuf, source: FeatureError },
+    #[error("{path}: silent: no window is louder than {SILENCE_RMS} RMS (-60 dBFS)", path = path.display())]
+    Silent { path: PathBuf },
+    /// Sound is variation: a constant level (a DC offset, even at full scale)
+    /// is as empty as silence, though its RMS is high.
+    #[error("{path}: no sound: the signal holds a constant level of {level:.3} (DC) and nothing else", path = path.display())]
+    ConstantLevel { path: PathBuf, level: f32 },
+    #[error("{path}: {source}", path = path.display())]
+    Model { path: PathBuf, source: ModelError },
+    /// The engine could not judge a window (its front end or model broke a contract).
+    #[error("{path}: {source}", path = path.display())]
+    Engine { path: PathBuf, source: WindowError },
+}
+
+impl AnalysisError {
+    /// True when the file itself is at fault (not audio, broken, empty, silent,
+    /// too short), so it may go to the rejected folder; false when genred
+    /// failed on a file that may be fine: the model failed, or the file could
+    /// not be read (no permission, an I/O error), which says nothing of its
+    /// audio. A file that ends too soon is at fault.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            AnalysisError::Model { .. } | AnalysisError::Engine { .. } => false,
+            AnalysisError::Audio(AudioError::Io { source, .. }) => {
+                source.kind() == std::io::ErrorKind::UnexpectedEof
+            }
+            _ => true,
+        }
+    }
+}
+
+/// Classifies files, one at a time, through the analysis engine; each worker thread owns
+/// one, so FFT plans and filterbanks are built once per thread.
+pub struct FileAnalyzer {
+    engine: Box<dyn Analyzer>,
+    windows: WindowSpec,
+}
+
+impl FileAnalyzer {
+    /// An analyzer for `model`, through the front end its metadata names.
+    pub fn new(model: &GenreModel, windows: WindowSpec) -> Self {
+        let settings = EngineSettings {
+            length_s: windows.length_s,
+            hop_s: windows.hop_s,
+            first_window_s: None,
+            ending: Ending::File,
+            silence_rms: SILENCE_RMS,
+            max_units: NonZeroUsize::new(windows.max_patches),
+        };
+        FileAnalyzer {
+            engine: model.analyzer(settings),
+            windows,
+        }
+    }
+
+    /// Streams the file from its decoder into the engine (refusing one longer than the
+    /// spec's `max_duration_s`), judges each window as the audio arrives and averages the
+    /// probabilities of the windows that hold sound. Memory stays that of one window, however
+    /// long the file.
+    pub fn classify(&mut self, path: &Path) -> Result<FileReport, AnalysisError> {
+        let limits = DecodeLimits {
+            keep_s: None,
+            cap_s: Some(self.windows.max_duration_s),
+        };
+        let started = Instant::now();
+        let mut decoder = Decoder::open(path, limits)?;
+        let mut decode_ms = elapsed_ms(started);
+        // The engine resamples once, from the file's rate to its front end's.
+        let mut file = FileAnalysis::begin(
+            self.engine.as_mut(),
+            decoder.sample_rate(),
+            decoder.stated_frames(),
+        )
+        .map_err(|source| {
+            AnalysisError::Audio(AudioError::SampleRate {
+                path: path.to_owned(),
+                source,
+            })
+        })?;
+        loop {
+            // Only the decoder's own time: pushing a block runs the engine, which keeps its own.
+            let started = Instant::now();
+            let block = decoder.next_block()?;
+            decode_ms += elapsed_ms(started);
+            let Some(block) = block else { break };
+            file.push(block);
+        }
+        let verdict = file
+            .finish(decoder.duration_s(), decode_ms)
+            .map_err(|error| AnalysisError::of_file(path, error))?;
+        let probabilities = verdict.judgement.probabilities;
+        let tags = Tags(verdict.judgement.tags);
+        let (genre, confidence) = probabilities
+            .best()
+            .map(|(genre, p)| (genre.to_owned(), p))
+            .unwrap_or_default();
+        let windows = verdict
+            .windows
+            .iter()
+            .filter_map(|window| {
+                let (genre, confidence) = window.judgement.as_ref()?.best()?;
+                Some(WindowPrediction {
+                    start_s: window.start_s(),
+                    genre: genre.to_owned(),
+                    confidence,
+                })
+            })
+            .collect();
+        Ok(FileReport {
+            path: path.to_owned(),
+            genre,
+            confidence,
+            probabilities,
+            tags,
+            windows,
+            duration_s: verdict.duration_s,
+            model: verdict.model,
+            timings: verdict.timings,
+        })
+    }
+}
+
+impl AnalysisError {
+    /// The engine's reason why the file at `path` got no verdict.
+    fn of_file(path: &Path, error: FileAnalysisError) -> Self {
+        let path = path.to_owned();
+        match error {
+            FileAnalysisError::TooShort { duration_s } => {
+                AnalysisError::TooShort { path, duration_s }
+            }
+            FileAnalysisError::NoMusic(NoMusic::Silent) => AnalysisError::Silent { path },
+            FileAnalysisError::NoMusic(NoMusic::ConstantLevel { level }) => {
+                AnalysisError::ConstantLevel { path, level }
+            }
+            FileAnalysisError::Window(WindowError::FrontEnd(FrontEndError::Features(source))) => {
+                AnalysisError::Features { path, source }
+            }
+            FileAnalysisError::Window(WindowError::Model(source)) => {
+                AnalysisError::Model { path, source }
+            }
+            FileAnalysisError::Window(source) => AnalysisError::Engine { path, source },
+        }
+    }
+}
+
+fn elapsed_ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
 }

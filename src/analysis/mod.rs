@@ -21,10 +21,12 @@ mod verdict;
 
 pub use aggregate::{FileWindows, NoMusic, StreamSmoother};
 pub use engine::{Analyzer, Engine, EngineSettings, StreamLevel, WindowError, WindowOutcome};
-pub use file::{FileAnalysis, FileAnalysisError};
+pub use file::{
+    AnalysisError, FileAnalysis, FileAnalysisError, FileAnalyzer, MIN_DURATION_S, SILENCE_RMS,
+};
 pub use model::{TagVocabulary, UnitModel, UnitOutput};
 pub use schedule::{Ending, Schedule};
-pub use verdict::{FileVerdict, Judgement, StreamVerdict, TagScores, WindowVerdict};
+pub use verdict::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
 
 #[cfg(test)]
 mod tests;

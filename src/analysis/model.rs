@@ -11,7 +11,7 @@ use ndarray::{Array2, Array3, ArrayView2, Axis};
 use crate::features::Features;
 use crate::frontend::{Features28, MelPatches};
 use crate::model::tagger::{TaggerError, N_MELS, PATCH_FRAMES};
-use crate::model::{Classifier, GenreModel, ModelError, MusicnnGenre};
+use crate::model::{Classifier, GenreModel, ModelError, ModelFile, MusicnnGenre};
 
 use super::engine::{Analyzer, Engine, EngineSettings};
 
@@ -35,8 +35,8 @@ pub struct TagVocabulary {
 
 /// A model that judges units of type `U`. Shared by every engine (`Send + Sync`).
 pub trait UnitModel<U>: Send + Sync {
-    /// The model's name in records (its file stem).
-    fn name(&self) -> &str;
+    /// The model's file, its name in records and its checksum.
+    fn file(&self) -> &ModelFile;
 
     /// The genres, in the order of [`UnitOutput::genre`].
     fn labels(&self) -> &[String];
@@ -51,8 +51,8 @@ pub trait UnitModel<U>: Send + Sync {
 }
 
 impl UnitModel<Features> for Classifier {
-    fn name(&self) -> &str {
-        Classifier::name(self)
+    fn file(&self) -> &ModelFile {
+        Classifier::file(self)
     }
 
     fn labels(&self) -> &[String] {
@@ -77,8 +77,8 @@ impl UnitModel<Features> for Classifier {
 /// musicnn's mel patches, [`PATCHES_PER_RUN`] at a time: per patch the head's genre
 /// probabilities and both taggers' tags.
 impl UnitModel<Array2<f32>> for MusicnnGenre {
-    fn name(&self) -> &str {
-        MusicnnGenre::name(self)
+    fn file(&self) -> &ModelFile {
+        MusicnnGenre::file(self)
     }
 
     fn labels(&self) -> &[String] {
@@ -114,7 +114,7 @@ impl MusicnnGenre {
         } else {
             ndarray::stack(Axis(0), &views).map_err(|_| {
                 boxed(TaggerError::BadPatches {
-                    path: self.path().to_owned(),
+                    path: self.file().path.clone(),
                     shape: units
                         .iter()
                         .map(|unit| unit.shape().to_vec())

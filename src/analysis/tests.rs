@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::*;
+use crate::analysis::SILENCE_RMS;
 use crate::audio::{self, resample, LoadOptions};
 use crate::features::{HOP_LENGTH, N_FFT, SAMPLE_RATE};
 use crate::frontend::{Features28, Span};
 use crate::model::Classifier;
-use crate::pipeline::SILENCE_RMS;
 use crate::window::WindowSpec;
 
 const FIXTURES: &str = concat!(
@@ -135,8 +135,8 @@ fn file_verdict(analyzer: &mut dyn Analyzer, samples: &[f32], block: usize) -> F
 
 fn assert_close(
     what: &str,
-    engine: &crate::pipeline::Probabilities,
-    batch: &crate::pipeline::Probabilities,
+    engine: &crate::record::Probabilities,
+    batch: &crate::record::Probabilities,
 ) {
     assert_eq!(engine.0.len(), batch.0.len(), "{what}");
     for ((label, p), (batch_label, q)) in engine.0.iter().zip(&batch.0) {
@@ -188,13 +188,13 @@ fn files_get_the_batch_roads_windows_and_verdicts() {
                         .judgement
                         .as_ref()
                         .unwrap_or_else(|| panic!("{what}"));
-                    let batch = crate::pipeline::Probabilities::new(classifier.labels(), batch);
+                    let batch = crate::record::Probabilities::new(classifier.labels(), batch);
                     assert_close(&what, &judged.probabilities, &batch);
                 }
                 let mean = super::engine::mean_of(expected.iter().map(|(_, p)| &p[..]));
-                let mean = crate::pipeline::Probabilities::new(classifier.labels(), &mean);
+                let mean = crate::record::Probabilities::new(classifier.labels(), &mean);
                 assert_close(&what, &got.judgement.probabilities, &mean);
-                assert_eq!(got.model, classifier.name(), "{what}");
+                assert_eq!(got.model, classifier.file().name, "{what}");
             }
         }
     }
@@ -363,8 +363,23 @@ fn silence_and_a_constant_level_are_no_music() {
 /// A stand-in for a tagger: each patch's "genre" is the mean of its low and of its high
 /// mel bands; it counts the patches it is given.
 struct BandMeans {
+    file: crate::model::ModelFile,
     labels: Vec<String>,
     patches_inferred: std::sync::atomic::AtomicUsize,
+}
+
+impl Default for BandMeans {
+    fn default() -> Self {
+        BandMeans {
+            file: crate::model::ModelFile {
+                path: "band-means.onnx".into(),
+                name: "band-means".to_owned(),
+                sha256: "0".repeat(64),
+            },
+            labels: vec!["low".to_owned(), "high".to_owned()],
+            patches_inferred: Default::default(),
+        }
+    }
 }
 
 impl BandMeans {
@@ -380,8 +395,8 @@ impl BandMeans {
 }
 
 impl UnitModel<ndarray::Array2<f32>> for BandMeans {
-    fn name(&self) -> &str {
-        "band-means"
+    fn file(&self) -> &crate::model::ModelFile {
+        &self.file
     }
 
     fn labels(&self) -> &[String] {
@@ -411,10 +426,7 @@ fn mel_patches_are_inferred_once_and_windows_are_their_mean() {
     use crate::frontend::MelPatches;
 
     let song = seventy_second_song();
-    let model = Arc::new(BandMeans {
-        labels: vec!["low".to_owned(), "high".to_owned()],
-        patches_inferred: Default::default(),
-    });
+    let model = Arc::new(BandMeans::default());
     let settings = file_settings(&WindowSpec::default());
     let mut engine = Engine::new(MelPatches::new(), Arc::clone(&model) as Arc<_>, settings);
     let windows = windows_of(&mut engine, &song, SAMPLE_RATE, ODD_BLOCK);
@@ -478,10 +490,7 @@ fn a_file_is_judged_on_its_distinct_patches_or_an_even_sample_of_them() {
             .map(|(_, p)| *p)
             .collect()
     };
-    let model = Arc::new(BandMeans {
-        labels: vec!["low".to_owned(), "high".to_owned()],
-        patches_inferred: Default::default(),
-    });
+    let model = Arc::new(BandMeans::default());
     let settings = EngineSettings {
         max_units: std::num::NonZeroUsize::new(5),
         ..file_settings(&WindowSpec::default())

@@ -1,7 +1,7 @@
 //! What the engine concludes, typed: per window, per file, per live stream. The sinks build
 //! every record from these.
 
-use crate::pipeline::{Probabilities, Timings};
+use crate::record::{Probabilities, TagScores, Timings};
 
 /// What a model said about one stretch of audio: genre probabilities, and the scores of
 /// each tag vocabulary the model has.
@@ -10,13 +10,6 @@ pub struct Judgement {
     pub probabilities: Probabilities,
     /// One entry per vocabulary, in the model's order (none for a plain classifier).
     pub tags: Vec<TagScores>,
-}
-
-/// One vocabulary's tag scores, in its label order.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TagScores {
-    pub vocabulary: String,
-    pub scores: Probabilities,
 }
 
 impl Judgement {

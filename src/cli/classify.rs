@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use genred::analysis::FileAnalyzer;
 use genred::model::{GenreModel, DEFAULT_MODEL};
-use genred::pipeline::{FileAnalyzer, FileReport};
+use genred::record::FileReport;
 use genred::record::{self, display_path};
 use genred::window::{
     WindowKeys, WindowSpec, DEFAULT_HOP_S, DEFAULT_LENGTH_S, DEFAULT_MAX_DURATION_S,

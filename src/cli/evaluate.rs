@@ -12,7 +12,7 @@ use serde::Serialize;
 use genred::features::csv::{self, FeatureTable};
 use genred::features::Features;
 use genred::model::{Classifier, DEFAULT_FEATURES_MODEL};
-use genred::pipeline::most_probable;
+use genred::record::most_probable;
 
 /// What `genred evaluate --help` says after the options.
 const AFTER_HELP: &str = "\
@@ -119,7 +119,7 @@ fn evaluate(
         bail!(
             "{}: no row to evaluate: none has a label of model {} ({}){}",
             args.csv.display(),
-            classifier.name(),
+            classifier.file().name,
             labels.join(", "),
             args.only
                 .as_ref()
@@ -141,8 +141,8 @@ fn evaluate(
         })
         .collect();
     Ok(Report {
-        model: classifier.name().to_owned(),
-        model_path: classifier.path().to_owned(),
+        model: classifier.file().name.clone(),
+        model_path: classifier.file().path.clone(),
         csv: args.csv.clone(),
         only: args.only.clone(),
         rows,

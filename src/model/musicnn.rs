@@ -5,7 +5,7 @@
 //! by name, and never at the first patch.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use ndarray::{Array2, ArrayView3};
@@ -14,7 +14,7 @@ use tract_onnx::prelude::*;
 use crate::analysis::TagVocabulary;
 
 use super::tagger::{check_front_end, patch_plan, run_patches, tag_labels, TaggerError, N_TAGS};
-use super::{labels_of, metadata_of, model_name};
+use super::{labels_of, metadata_of, ModelFile};
 
 /// The metadata key holding the MSD (Last.fm) tags, in `msd_tags` order.
 const MSD_LABELS_KEY: &str = "tag_labels_msd";
@@ -41,8 +41,7 @@ pub struct PatchOutputs {
 /// `Send + Sync`, and each run has its own tract state.
 #[derive(Debug)]
 pub struct MusicnnGenre {
-    path: PathBuf,
-    name: String,
+    file: ModelFile,
     labels: Vec<String>,
     /// The tag vocabularies, in [`VOCABULARIES`] order, 50 tags each.
     vocabularies: Vec<TagVocabulary>,
@@ -52,10 +51,11 @@ pub struct MusicnnGenre {
 }
 
 impl MusicnnGenre {
-    /// Checks and optimizes `model`, read from `path`: `labels` (the genres), the two tag
+    /// Checks and optimizes `model`, read from `file`: `labels` (the genres), the two tag
     /// lists of 50, the musicnn `front_end`, one `[batch, 187, 96]` input and the three
     /// outputs at their widths.
-    pub(super) fn from_model(path: &Path, model: InferenceModel) -> Result<Self, TaggerError> {
+    pub(super) fn from_model(file: ModelFile, model: InferenceModel) -> Result<Self, TaggerError> {
+        let path: &Path = &file.path;
         let metadata: BTreeMap<String, String> = metadata_of(&model);
         check_front_end(path, &metadata)?;
         let labels = labels_of(path, &metadata).map_err(TaggerError::Labels)?;
@@ -75,8 +75,7 @@ impl MusicnnGenre {
         ];
         let plan = patch_plan(path, model, &outputs)?;
         Ok(MusicnnGenre {
-            path: path.to_owned(),
-            name: model_name(path),
+            file,
             labels,
             vocabularies,
             outputs,
@@ -84,19 +83,14 @@ impl MusicnnGenre {
         })
     }
 
-    /// The model's name, its file stem (`musicnn-genre-10`).
-    pub fn name(&self) -> &str {
-        &self.name
+    /// The file the model was loaded from (`musicnn-genre-10`), its name and checksum.
+    pub fn file(&self) -> &ModelFile {
+        &self.file
     }
 
     /// The genres, in the order of [`PatchOutputs::genre`]'s columns (metadata `labels`).
     pub fn labels(&self) -> &[String] {
         &self.labels
-    }
-
-    /// The file the model was loaded from.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// The tag vocabularies, in [`VOCABULARIES`] order, each in its output's column order.
@@ -107,10 +101,10 @@ impl MusicnnGenre {
     /// Runs the `[n, 187, 96]` log-mel `patches` in one batch.
     pub fn run(&self, patches: ArrayView3<'_, f32>) -> Result<PatchOutputs, TaggerError> {
         let [genre, msd, mtt]: [Array2<f32>; 3] =
-            run_patches(&self.path, &self.plan, &self.outputs, patches)?
+            run_patches(&self.file.path, &self.plan, &self.outputs, patches)?
                 .try_into()
                 .map_err(|rows: Vec<_>| TaggerError::Inference {
-                    path: self.path.clone(),
+                    path: self.file.path.clone(),
                     reason: format!("the plan returned {} outputs, expected 3", rows.len()),
                 })?;
         Ok(PatchOutputs {

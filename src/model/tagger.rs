@@ -22,7 +22,7 @@ use ndarray::{Array2, ArrayView3, Ix2};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
-use super::{labels_of, metadata_of, model_name, parse_onnx, string_list, ModelError, LABELS_KEY};
+use super::{labels_of, metadata_of, parse_onnx, string_list, ModelError, ModelFile, LABELS_KEY};
 
 /// The patches' shape (frames, mel bands), the front end's own.
 pub use crate::frontend::musicnn_mel::{N_MELS, PATCH_FRAMES};
@@ -112,8 +112,7 @@ pub struct TaggerOutputs {
 /// `Send + Sync`, and each [`Tagger::run`] has its own tract state.
 #[derive(Debug)]
 pub struct Tagger {
-    path: PathBuf,
-    name: String,
+    file: ModelFile,
     labels: Vec<String>,
     metadata: BTreeMap<String, String>,
     plan: Arc<TypedSimplePlan>,
@@ -122,7 +121,7 @@ pub struct Tagger {
 impl Tagger {
     /// Loads, validates and optimizes the tagger at `path`.
     pub fn load(path: &Path) -> Result<Self, TaggerError> {
-        let model = parse_onnx(
+        let (model, file) = parse_onnx(
             path,
             |source| TaggerError::Unreadable {
                 path: path.to_owned(),
@@ -138,22 +137,16 @@ impl Tagger {
         let plan = patch_plan(path, model, &OUTPUTS)?;
 
         Ok(Tagger {
-            path: path.to_owned(),
-            name: model_name(path),
+            file,
             labels,
             metadata,
             plan,
         })
     }
 
-    /// The file the tagger was loaded from.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// The tagger's name, its file stem (`musicnn-msd`).
-    pub fn name(&self) -> &str {
-        &self.name
+    /// The file the tagger was loaded from (`musicnn-msd`), its name and checksum.
+    pub fn file(&self) -> &ModelFile {
+        &self.file
     }
 
     /// The 50 tags, in the order of [`TaggerOutputs::tags`]' columns.
@@ -168,10 +161,10 @@ impl Tagger {
 
     /// Runs the `[n, 187, 96]` log-mel `patches` in one batch (see [`run_patches`]).
     pub fn run(&self, patches: ArrayView3<'_, f32>) -> Result<TaggerOutputs, TaggerError> {
-        let mut rows = run_patches(&self.path, &self.plan, &OUTPUTS, patches)?.into_iter();
+        let mut rows = run_patches(&self.file.path, &self.plan, &OUTPUTS, patches)?.into_iter();
         let mut next = || {
             rows.next().ok_or_else(|| TaggerError::Inference {
-                path: self.path.clone(),
+                path: self.file.path.clone(),
                 reason: "the plan returned too few outputs".to_owned(),
             })
         };

@@ -27,9 +27,9 @@ use crossbeam_channel::Receiver;
 use serde::Serialize;
 use tracing::{debug, error, info, warn};
 
+use crate::analysis::AnalysisError;
 use crate::config::{FileAction, FolderConfig};
-use crate::pipeline::{AnalysisError, FileReport};
-use crate::record::{self, display_path};
+use crate::record::{self, display_path, FileReport};
 use crate::sources::folder::{resolve_path, FileJob};
 use crate::sources::mic::MicPrediction;
 use crate::web::{Hub, RecordKind};
@@ -501,8 +501,8 @@ pub fn now_rfc3339() -> String {
 mod tests {
     use super::*;
     use crate::audio::AudioError;
-    use crate::pipeline::{Probabilities, Tags, Timings};
     use crate::record::FileIdentity;
+    use crate::record::{Probabilities, Tags, Timings};
     use base64::Engine as _;
     use serde_json::Value;
     use std::ffi::OsStr;

@@ -23,7 +23,7 @@ pub use capture::{list_input_devices, CaptureError, DeviceSupport, InputDeviceIn
 use crate::audio::resample::ResampleError;
 use crate::config::InvalidSetting;
 use crate::model::GenreModel;
-use crate::pipeline::{Probabilities, Tags};
+use crate::record::{Probabilities, Tags};
 use crate::window;
 use capture::{AudioInput, Capture, CpalInput};
 use predictor::WindowPredictor;
@@ -62,7 +62,7 @@ impl Default for MicConfig {
             window_s: 30.0,
             min_window_s: 10.0,
             smoothing: 6,
-            silence_rms: crate::pipeline::SILENCE_RMS,
+            silence_rms: crate::analysis::SILENCE_RMS,
             debug_wav_dir: None,
         }
     }

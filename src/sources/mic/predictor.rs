@@ -12,7 +12,7 @@ use crate::analysis::{
 use crate::audio::resample::ResampleError;
 use crate::audio::wav::write_new_wav;
 use crate::model::GenreModel;
-use crate::pipeline::{Probabilities, Tags};
+use crate::record::{Probabilities, Tags};
 
 use super::{MicConfig, MicPrediction, MIC_SOURCE};
 

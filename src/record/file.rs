@@ -1,6 +1,5 @@
-//! The vocabulary that sources, analysis and sinks share about a user's file:
-//! which version of it was seen ([`FileIdentity`]), and how its name is shown
-//! in a log line, a TSV row or a JSON record whatever bytes it holds.
+//! A user's file: which version of it was seen ([`FileIdentity`]), and how its name is
+//! shown in a log line, a TSV row or a JSON record whatever bytes it holds.
 
 use std::borrow::Cow;
 use std::fs::Metadata;

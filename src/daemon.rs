@@ -28,7 +28,7 @@ use sd_notify::NotifyState;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{debug, error, info, warn};
 
-use crate::analysis::FileAnalyzer;
+use crate::analysis::{self, FileAnalyzer};
 use crate::config::{Config, ConfigError};
 use crate::model::{GenreModel, ModelError};
 use crate::record::{display_path, FileIdentity};
@@ -236,7 +236,10 @@ impl Services {
         let model = GenreModel::load(&config.model.path).map_err(DaemonError::Model)?;
         info!(model = %display_path(&config.model.path), labels = ?model.labels(), "model loaded");
         let results_path = resolve_path(&config.results.path);
-        let (results, seen) = ResultsFile::open(&results_path).map_err(DaemonError::Results)?;
+        // Results of another model or analysis do not hold: those files are classified again.
+        let running = analysis::provenance(&model, &config.window);
+        let (results, seen) =
+            ResultsFile::open(&results_path, &running).map_err(DaemonError::Results)?;
         info!(results = %display_path(&results_path), known_files = seen.len(), "results file open");
         let live_view = if config.web.enabled {
             let hub = Arc::new(Hub::new(config.web.max_clients, config.web.recent));

@@ -229,6 +229,63 @@ fn a_restart_classifies_only_new_and_changed_files() {
 }
 
 #[test]
+fn a_restart_with_another_model_classifies_every_file_again() {
+    let home = Home::new();
+    home.write_config("[folder]\npaths = [\"drop\"]\n");
+    let drop = home.path("drop");
+    fs::write(drop.join("a.wav"), fixture(CLASSICAL[0])).unwrap();
+    fs::write(drop.join("b.wav"), fixture(BLUES[0])).unwrap();
+    let mut daemon = home.start(&[]);
+    daemon.wait_for_records(2);
+    daemon.stop();
+
+    let other_model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/genre-10.onnx");
+    let mut daemon = home.start_with_flags(&["--model", other_model], &[]);
+    daemon.wait_for_records(4);
+    daemon.stop();
+    // The same model again: only a new file is classified.
+    let mut daemon = home.start_with_flags(&["--model", other_model], &[]);
+    fs::write(drop.join("c.wav"), fixture(CLASSICAL[1])).unwrap();
+    daemon.wait_for_records(5);
+    daemon.stop();
+
+    let records = home.results();
+    let models: Vec<(String, &str)> = records
+        .iter()
+        .map(|r| {
+            let name = Path::new(str_field(r, "path")).file_name().unwrap();
+            (name.to_string_lossy().into_owned(), str_field(r, "model"))
+        })
+        .collect();
+    let expected = [
+        ("a.wav", "genre-2"),
+        ("b.wav", "genre-2"),
+        ("a.wav", "genre-10"),
+        ("b.wav", "genre-10"),
+        ("c.wav", "genre-10"),
+    ];
+    let mut sorted = models.clone();
+    sorted[..2].sort();
+    sorted[2..4].sort();
+    let expected: Vec<(String, &str)> = expected.iter().map(|&(n, m)| (n.to_owned(), m)).collect();
+    assert_eq!(sorted, expected, "{records:#?}");
+    for record in &records {
+        let sha256 = str_field(record, "model_sha256");
+        assert!(
+            sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{record}"
+        );
+        assert_eq!(record["analysis"]["version"], 1, "{record}");
+        assert_eq!(record["analysis"]["max_patches"], 10, "{record}");
+    }
+    let log = fs::read_to_string(home.path("genred.log")).unwrap();
+    assert!(
+        log.contains("2 files were last classified by another model or analysis"),
+        "{log}"
+    );
+}
+
+#[test]
 fn sigterm_while_busy_stops_within_3_s_and_nothing_is_lost() {
     let home = Home::new();
     home.write_config("[folder]\npaths = [\"drop\"]\n");

@@ -48,7 +48,6 @@ impl FileWindows {
         level: StreamLevel,
         silence_rms: f32,
         duration_s: f64,
-        model: &str,
         timings: Timings,
     ) -> Result<FileVerdict, NoMusic> {
         let Some(judgement) = judged else {
@@ -64,7 +63,6 @@ impl FileWindows {
             judgement,
             windows: self.windows,
             duration_s,
-            model: model.to_owned(),
             timings,
         })
     }

@@ -123,9 +123,6 @@ pub trait Analyzer: Send {
     /// What the engine was made with.
     fn settings(&self) -> &EngineSettings;
 
-    /// The model's name, as records carry it.
-    fn model_name(&self) -> &str;
-
     /// The model's genres.
     fn labels(&self) -> &[String];
 
@@ -409,10 +406,6 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
 
     fn settings(&self) -> &EngineSettings {
         &self.settings
-    }
-
-    fn model_name(&self) -> &str {
-        &self.model.file().name
     }
 
     fn labels(&self) -> &[String] {

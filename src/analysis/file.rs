@@ -12,7 +12,7 @@ use crate::audio::{AudioError, DecodeLimits, Decoder};
 use crate::features::FeatureError;
 use crate::frontend::FrontEndError;
 use crate::model::{GenreModel, ModelError};
-use crate::record::{FileReport, Tags, WindowPrediction};
+use crate::record::{FileReport, Provenance, Tags, WindowPrediction};
 use crate::window::WindowSpec;
 
 use super::aggregate::{FileWindows, NoMusic};
@@ -98,7 +98,6 @@ impl<'a> FileAnalysis<'a> {
             self.analyzer.level(),
             self.analyzer.settings().silence_rms,
             duration_s,
-            self.analyzer.model_name(),
             timings,
         )?)
     }
@@ -176,6 +175,8 @@ impl AnalysisError {
 pub struct FileAnalyzer {
     engine: Box<dyn Analyzer>,
     windows: WindowSpec,
+    /// Recorded with every report.
+    provenance: Provenance,
 }
 
 impl FileAnalyzer {
@@ -192,6 +193,7 @@ impl FileAnalyzer {
         FileAnalyzer {
             engine: model.analyzer(settings),
             windows,
+            provenance: super::provenance(model, &windows),
         }
     }
 
@@ -256,7 +258,7 @@ impl FileAnalyzer {
             tags,
             windows,
             duration_s: verdict.duration_s,
-            model: verdict.model,
+            provenance: self.provenance.clone(),
             timings: verdict.timings,
         })
     }

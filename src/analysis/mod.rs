@@ -19,6 +19,10 @@ mod model;
 mod schedule;
 mod verdict;
 
+use crate::model::GenreModel;
+use crate::record::{AnalysisRules, Provenance};
+use crate::window::WindowSpec;
+
 pub use aggregate::{FileWindows, NoMusic, StreamSmoother};
 pub use engine::{Analyzer, Engine, EngineSettings, StreamLevel, WindowError, WindowOutcome};
 pub use file::{
@@ -27,6 +31,26 @@ pub use file::{
 pub use model::{TagVocabulary, UnitModel, UnitOutput};
 pub use schedule::{Ending, Schedule};
 pub use verdict::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
+
+/// genred's analysis version, recorded with every verdict ([`AnalysisRules::version`]).
+/// Raise it with any change to windowing, aggregation or a front end that can change a
+/// verdict: a restart then classifies every file again instead of keeping stale results.
+pub const ANALYSIS_VERSION: u32 = 1;
+
+/// What a verdict of `model` under `windows` is reached with.
+pub fn provenance(model: &GenreModel, windows: &WindowSpec) -> Provenance {
+    let file = model.file();
+    Provenance {
+        model: file.name.clone(),
+        model_sha256: file.sha256.clone(),
+        analysis: AnalysisRules {
+            version: ANALYSIS_VERSION,
+            window_s: windows.length_s,
+            hop_s: windows.hop_s,
+            max_patches: windows.max_patches,
+        },
+    }
+}
 
 #[cfg(test)]
 mod tests;

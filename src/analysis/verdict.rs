@@ -52,8 +52,6 @@ pub struct FileVerdict {
     pub windows: Vec<WindowVerdict>,
     /// Length of the decoded audio in seconds, at the file's own rate.
     pub duration_s: f64,
-    /// The model's name.
-    pub model: String,
     pub timings: Timings,
 }
 

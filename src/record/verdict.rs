@@ -125,9 +125,36 @@ pub struct FileReport {
     pub windows: Vec<WindowPrediction>,
     /// Length of the decoded audio in seconds.
     pub duration_s: f64,
+    /// The model and the analysis rules the verdict was reached with.
+    #[serde(flatten)]
+    pub provenance: Provenance,
+    pub timings: Timings,
+}
+
+/// What a verdict was reached with: the model, by name and by content, and the analysis
+/// rules. A restart classifies a file again when its last record's provenance is not the
+/// running one, so a retrained model or a new window rule is never hidden behind old results.
+/// Serialized flat: `"model"`, `"model_sha256"`, `"analysis": {...}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Provenance {
     /// The model's name (its file stem).
     pub model: String,
-    pub timings: Timings,
+    /// SHA-256 of the model file, lower-case hex.
+    pub model_sha256: String,
+    pub analysis: AnalysisRules,
+}
+
+/// The rules that turn a file's audio into a verdict, as far as they are not the model's.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AnalysisRules {
+    /// genred's analysis version (`analysis::ANALYSIS_VERSION`), raised with every change to
+    /// the engine that can change a verdict.
+    pub version: u32,
+    /// The window's length and hop, as configured (`[window]`).
+    pub window_s: f64,
+    pub hop_s: f64,
+    /// The most patches a file is judged on.
+    pub max_patches: usize,
 }
 
 #[cfg(test)]

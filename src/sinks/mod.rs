@@ -536,7 +536,10 @@ mod tests {
         }
 
         fn sink(&self, placement: Placement) -> Result<Sink, ResultsError> {
-            let (results, _) = ResultsFile::open(&self.path("results.jsonl"))?;
+            let (results, _) = ResultsFile::open(
+                &self.path("results.jsonl"),
+                &results::tests::provenance("genre-2"),
+            )?;
             Ok(Sink::new(results, self.actions(placement)))
         }
 
@@ -570,7 +573,7 @@ mod tests {
             tags: Tags::default(),
             windows: Vec::new(),
             duration_s: 30.0,
-            model: "genre-2".to_owned(),
+            provenance: results::tests::provenance("genre-2"),
             timings: Timings::default(),
         }
     }
@@ -612,7 +615,11 @@ mod tests {
             "nothing of genred's is left in the target while the results wait"
         );
         // The disk has room again.
-        sink.results = ResultsFile::open(&scene.path("results.jsonl"))?.0;
+        sink.results = ResultsFile::open(
+            &scene.path("results.jsonl"),
+            &results::tests::provenance("genre-2"),
+        )?
+        .0;
         sink.flush();
         assert!(sink.waiting.is_empty() && sink.retry.is_none());
         let records = scene.records()?;
@@ -742,7 +749,10 @@ mod tests {
         );
         assert!(rejected.is_file());
         // And the restart index finds them under their exact names.
-        let (_, seen) = ResultsFile::open(&scene.path("results.jsonl"))?;
+        let (_, seen) = ResultsFile::open(
+            &scene.path("results.jsonl"),
+            &results::tests::provenance("genre-2"),
+        )?;
         assert!(seen.contains_key(&job.path) && seen.contains_key(&bad.path));
         Ok(())
     }

@@ -4,8 +4,12 @@
 //! At start it is read back into the index of files that already have a
 //! result ([`SeenFiles`]): a file record carries the file's `size` and `mtime`
 //! for exactly that, and its exact path (`path_bytes` when the name is not
-//! UTF-8). genred only ever appends to it; after a failed append (a full
-//! disk) the next record starts on a line of its own.
+//! UTF-8). A verdict counts only if it was reached by the running model and
+//! analysis rules ([`Provenance`]): a file whose last verdict came from another
+//! model (or the same name with other bytes) is classified again. A file's own
+//! fault (broken, silent, too short) stays recorded whatever the model.
+//! genred only ever appends to it; after a failed append (a full disk) the
+//! next record starts on a line of its own.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -16,9 +20,9 @@ use std::time::SystemTime;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use tracing::warn;
+use tracing::{info, warn};
 
-use crate::record::display_path;
+use crate::record::{display_path, AnalysisRules, Provenance};
 use crate::sources::folder::{RecordedVersion, SeenFiles};
 
 /// The results file could not be opened, read or appended to, or a record
@@ -54,9 +58,24 @@ struct IndexedRecord {
     path_bytes: Option<String>,
     size: Option<u64>,
     mtime: Option<String>,
+    /// Present on a failure record: the file's own fault, whatever the model.
+    error: Option<String>,
+    /// The provenance of a verdict ([`Provenance`], flattened).
+    model: Option<String>,
+    model_sha256: Option<String>,
+    analysis: Option<AnalysisRules>,
 }
 
 impl IndexedRecord {
+    /// Whether the record still holds for a restart under `running`: a failure of the
+    /// file's own, or a verdict reached with the very same model and rules.
+    fn holds_under(&self, running: &Provenance) -> bool {
+        self.error.is_some()
+            || (self.model.as_deref() == Some(running.model.as_str())
+                && self.model_sha256.as_deref() == Some(running.model_sha256.as_str())
+                && self.analysis.as_ref() == Some(&running.analysis))
+    }
+
     /// The exact path: from `path_bytes` when present, else `path`.
     fn exact_path(&self) -> Option<PathBuf> {
         let Some(encoded) = &self.path_bytes else {
@@ -71,8 +90,8 @@ impl IndexedRecord {
 
 impl ResultsFile {
     /// Opens (or creates) the results file for appending, with the index of
-    /// the files it already has results for.
-    pub fn open(path: &Path) -> Result<(Self, SeenFiles), ResultsError> {
+    /// the files it already has results for under the `running` provenance.
+    pub fn open(path: &Path, running: &Provenance) -> Result<(Self, SeenFiles), ResultsError> {
         let error = |cause| ResultsError::Open {
             path: path.to_owned(),
             cause,
@@ -89,7 +108,7 @@ impl ResultsFile {
             .create(true)
             .open(path)
             .map_err(error)?;
-        let seen = read_index(&file, path).map_err(error)?;
+        let seen = read_index(&file, path, running).map_err(error)?;
         if ends_inside_a_line(&mut file).map_err(error)? {
             // A crash cut the last record short: start ours on a fresh line.
             file.write_all(b"\n").map_err(error)?;
@@ -160,8 +179,10 @@ pub fn format_mtime(modified: Option<SystemTime>) -> Option<String> {
         .map(|time| humantime::format_rfc3339_nanos(time).to_string())
 }
 
-fn read_index(file: &File, path: &Path) -> io::Result<SeenFiles> {
+/// The files whose latest record holds under `running` (see [`IndexedRecord::holds_under`]).
+fn read_index(file: &File, path: &Path, running: &Provenance) -> io::Result<SeenFiles> {
     let mut seen = SeenFiles::new();
+    let mut stale = std::collections::HashSet::new();
     // Split as bytes: a line cut short by a crash may end inside a character.
     for (number, line) in BufReader::new(file).split(b'\n').enumerate() {
         let line = line?;
@@ -185,11 +206,28 @@ fn read_index(file: &File, path: &Path) -> io::Result<SeenFiles> {
         if record.source != "file" {
             continue;
         }
+        // The latest record of a path decides.
+        if !record.holds_under(running) {
+            seen.remove(&file_path);
+            stale.insert(file_path);
+            continue;
+        }
+        stale.remove(&file_path);
         let modified = record
             .mtime
             .as_deref()
             .and_then(|text| humantime::parse_rfc3339(text).ok());
         seen.insert(file_path, RecordedVersion { size, modified });
+    }
+    if !stale.is_empty() {
+        info!(
+            "{}: {} files were last classified by another model or analysis; they are classified \
+             again with {} ({}) when found",
+            display_path(path),
+            stale.len(),
+            running.model,
+            &running.model_sha256[..running.model_sha256.len().min(12)]
+        );
     }
     Ok(seen)
 }
@@ -206,7 +244,7 @@ fn ends_inside_a_line(file: &mut File) -> io::Result<bool> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::time::Duration;
 
@@ -216,6 +254,22 @@ mod tests {
         path: &'a str,
         size: Option<u64>,
         mtime: Option<String>,
+        #[serde(flatten)]
+        provenance: Option<Provenance>,
+    }
+
+    /// The provenance of a verdict of the model called `model`, under the default windows.
+    pub(crate) fn provenance(model: &str) -> Provenance {
+        Provenance {
+            model: model.to_owned(),
+            model_sha256: format!("{:064x}", model.len()),
+            analysis: AnalysisRules {
+                version: 1,
+                window_s: 30.0,
+                hop_s: 15.0,
+                max_patches: 10,
+            },
+        }
     }
 
     fn modified(seconds: u64, nanos: u32) -> Option<SystemTime> {
@@ -226,7 +280,7 @@ mod tests {
     fn records_read_back_into_the_restart_index() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.jsonl");
-        let (mut results, seen) = ResultsFile::open(&path).unwrap();
+        let (mut results, seen) = ResultsFile::open(&path, &provenance("genre-2")).unwrap();
         assert!(seen.is_empty());
         let time = modified(1_700_000_000, 123_456_789);
         results
@@ -235,6 +289,7 @@ mod tests {
                 path: "/m/a.wav",
                 size: Some(7),
                 mtime: format_mtime(time),
+                provenance: Some(provenance("genre-2")),
             })
             .unwrap();
         // Without size (an internal failure, to be retried) or from the mic: not indexed.
@@ -244,6 +299,7 @@ mod tests {
                 path: "/m/b.wav",
                 size: None,
                 mtime: None,
+                provenance: Some(provenance("genre-2")),
             })
             .unwrap();
         results
@@ -252,10 +308,11 @@ mod tests {
                 path: "default",
                 size: Some(1),
                 mtime: None,
+                provenance: None,
             })
             .unwrap();
         drop(results);
-        let (_, seen) = ResultsFile::open(&path).unwrap();
+        let (_, seen) = ResultsFile::open(&path, &provenance("genre-2")).unwrap();
         assert_eq!(seen.len(), 1);
         assert_eq!(
             seen[Path::new("/m/a.wav")],
@@ -271,7 +328,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.jsonl");
         fs::write(&path, "{\"source\":\"file\",\"pa").unwrap();
-        let (mut results, seen) = ResultsFile::open(&path).unwrap();
+        let (mut results, seen) = ResultsFile::open(&path, &provenance("genre-2")).unwrap();
         assert!(seen.is_empty());
         results
             .append(&Record {
@@ -279,6 +336,7 @@ mod tests {
                 path: "/m/a.wav",
                 size: Some(1),
                 mtime: None,
+                provenance: None,
             })
             .unwrap();
         let text = fs::read_to_string(&path).unwrap();
@@ -303,9 +361,9 @@ mod tests {
     fn a_name_that_is_not_utf8_is_indexed_under_its_exact_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.jsonl");
-        let line = "{\"source\":\"file\",\"path\":\"/m/caf\u{fffd}.wav\",\"path_bytes\":\"L20vY2Fm6S53YXY=\",\"size\":3}\n";
+        let line = "{\"source\":\"file\",\"path\":\"/m/caf\u{fffd}.wav\",\"path_bytes\":\"L20vY2Fm6S53YXY=\",\"size\":3,\"error\":\"broken\"}\n";
         fs::write(&path, line).unwrap();
-        let (_, seen) = ResultsFile::open(&path).unwrap();
+        let (_, seen) = ResultsFile::open(&path, &provenance("genre-2")).unwrap();
         let exact = PathBuf::from(std::ffi::OsString::from_vec(b"/m/caf\xe9.wav".to_vec()));
         assert_eq!(seen.keys().collect::<Vec<_>>(), [&exact]);
     }
@@ -314,10 +372,12 @@ mod tests {
     fn a_line_cut_inside_a_character_does_not_stop_the_start() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.jsonl");
-        let mut text = b"{\"source\":\"file\",\"path\":\"/m/a.wav\",\"size\":1}\n".to_vec();
+        let mut text =
+            b"{\"source\":\"file\",\"path\":\"/m/a.wav\",\"size\":1,\"error\":\"broken\"}\n"
+                .to_vec();
         text.extend_from_slice(&"{\"path\":\"/m/é".as_bytes()[..14]);
         fs::write(&path, text).unwrap();
-        let (_, seen) = ResultsFile::open(&path).unwrap();
+        let (_, seen) = ResultsFile::open(&path, &provenance("genre-2")).unwrap();
         assert_eq!(seen.len(), 1);
     }
 
@@ -330,6 +390,7 @@ mod tests {
             path: "/m/a.wav",
             size: Some(1),
             mtime: None,
+            provenance: None,
         };
         let failed = results.append(&record);
         assert!(
@@ -339,7 +400,7 @@ mod tests {
         // A real file where a failed append left part of a line.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.jsonl");
-        let (mut results, _) = ResultsFile::open(&path).unwrap();
+        let (mut results, _) = ResultsFile::open(&path, &provenance("genre-2")).unwrap();
         results.file.write_all(b"{\"source\":\"fi").unwrap();
         results.torn = true;
         results.append(&record).unwrap();
@@ -348,5 +409,51 @@ mod tests {
             text.lines().nth(1),
             Some("{\"source\":\"file\",\"path\":\"/m/a.wav\",\"size\":1,\"mtime\":null}")
         );
+    }
+
+    #[test]
+    fn a_verdict_of_another_model_or_analysis_does_not_hold_and_a_files_fault_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let running = provenance("musicnn-genre-10");
+        let retrained = Provenance {
+            model_sha256: "f".repeat(64),
+            ..running.clone()
+        };
+        let other_hop = Provenance {
+            analysis: AnalysisRules {
+                hop_s: 10.0,
+                ..running.analysis
+            },
+            ..running.clone()
+        };
+        let verdict = |path, provenance: &Provenance| {
+            let mut record = serde_json::json!({"source": "file", "path": path, "size": 1});
+            let fields = serde_json::to_value(provenance).unwrap();
+            record
+                .as_object_mut()
+                .unwrap()
+                .extend(fields.as_object().unwrap().clone());
+            record.to_string()
+        };
+        let lines = [
+            verdict("/m/current.wav", &running),
+            verdict("/m/other-model.wav", &provenance("genre-2")),
+            verdict("/m/retrained.wav", &retrained),
+            verdict("/m/other-hop.wav", &other_hop),
+            // Before provenance was recorded.
+            r#"{"source":"file","path":"/m/old.wav","size":1,"model":"genre-2"}"#.to_owned(),
+            r#"{"source":"file","path":"/m/broken.wav","size":1,"error":"not audio"}"#.to_owned(),
+            // The latest record of a path decides, either way.
+            verdict("/m/back.wav", &running),
+            verdict("/m/back.wav", &provenance("genre-2")),
+            verdict("/m/again.wav", &provenance("genre-2")),
+            verdict("/m/again.wav", &running),
+        ];
+        fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let (_, seen) = ResultsFile::open(&path, &running).unwrap();
+        let mut held: Vec<_> = seen.keys().map(|p| p.to_str().unwrap()).collect();
+        held.sort_unstable();
+        assert_eq!(held, ["/m/again.wav", "/m/broken.wav", "/m/current.wav"]);
     }
 }

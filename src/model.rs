@@ -70,10 +70,10 @@ impl ModelFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     /// The file could not be opened or read.
-    #[error("model {}: cannot read the file: {source}", path.display())]
+    #[error("model {}: cannot read the file: {cause}", path.display())]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is empty, truncated or not ONNX.
     #[error("model {}: not a usable ONNX model: {reason}", path.display())]
@@ -254,9 +254,9 @@ impl Classifier {
 fn read_onnx(path: &Path) -> Result<(InferenceModel, ModelFile), ModelError> {
     parse_onnx(
         path,
-        |source| ModelError::Unreadable {
+        |cause| ModelError::Unreadable {
             path: path.to_owned(),
-            source,
+            cause,
         },
         |reason| ModelError::NotOnnx {
             path: path.to_owned(),

@@ -138,19 +138,19 @@ pub enum AnalysisError {
         path = path.display()
     )]
     TooShort { path: PathBuf, duration_s: f64 },
-    #[error("{path}: {source}", path = path.display())]
-    Features { path: PathBuf, source: FeatureError },
+    #[error("{path}: {cause}", path = path.display())]
+    Features { path: PathBuf, cause: FeatureError },
     #[error("{path}: silent: no window is louder than {SILENCE_RMS} RMS (-60 dBFS)", path = path.display())]
     Silent { path: PathBuf },
     /// Sound is variation: a constant level (a DC offset, even at full scale)
     /// is as empty as silence, though its RMS is high.
     #[error("{path}: no sound: the signal holds a constant level of {level:.3} (DC) and nothing else", path = path.display())]
     ConstantLevel { path: PathBuf, level: f32 },
-    #[error("{path}: {source}", path = path.display())]
-    Model { path: PathBuf, source: ModelError },
+    #[error("{path}: {cause}", path = path.display())]
+    Model { path: PathBuf, cause: ModelError },
     /// The engine could not judge a window (its front end or model broke a contract).
-    #[error("{path}: {source}", path = path.display())]
-    Engine { path: PathBuf, source: WindowError },
+    #[error("{path}: {cause}", path = path.display())]
+    Engine { path: PathBuf, cause: WindowError },
 }
 
 impl AnalysisError {
@@ -162,8 +162,8 @@ impl AnalysisError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             AnalysisError::Model { .. } | AnalysisError::Engine { .. } => false,
-            AnalysisError::Audio(AudioError::Io { source, .. }) => {
-                source.kind() == std::io::ErrorKind::UnexpectedEof
+            AnalysisError::Audio(AudioError::Io { cause, .. }) => {
+                cause.kind() == std::io::ErrorKind::UnexpectedEof
             }
             _ => true,
         }
@@ -215,10 +215,10 @@ impl FileAnalyzer {
             decoder.sample_rate(),
             decoder.stated_frames(),
         )
-        .map_err(|source| {
+        .map_err(|cause| {
             AnalysisError::Audio(AudioError::SampleRate {
                 path: path.to_owned(),
-                source,
+                cause,
             })
         })?;
         loop {
@@ -276,13 +276,13 @@ impl AnalysisError {
             FileAnalysisError::NoMusic(NoMusic::ConstantLevel { level }) => {
                 AnalysisError::ConstantLevel { path, level }
             }
-            FileAnalysisError::Window(WindowError::FrontEnd(FrontEndError::Features(source))) => {
-                AnalysisError::Features { path, source }
+            FileAnalysisError::Window(WindowError::FrontEnd(FrontEndError::Features(cause))) => {
+                AnalysisError::Features { path, cause }
             }
-            FileAnalysisError::Window(WindowError::Model(source)) => {
-                AnalysisError::Model { path, source }
+            FileAnalysisError::Window(WindowError::Model(cause)) => {
+                AnalysisError::Model { path, cause }
             }
-            FileAnalysisError::Window(source) => AnalysisError::Engine { path, source },
+            FileAnalysisError::Window(cause) => AnalysisError::Engine { path, cause },
         }
     }
 }

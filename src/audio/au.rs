@@ -136,7 +136,7 @@ pub enum AuError {
         "truncated AU file: the header declares {declared} bytes of audio, the file holds {available}"
     )]
     TruncatedData { declared: u64, available: u64 },
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
 }
 

@@ -101,8 +101,8 @@ pub struct Clip {
 /// Why a file could not be loaded. Every message starts with the file's path.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
-    #[error("{}: cannot read the file: {source}", path.display())]
-    Io { path: PathBuf, source: io::Error },
+    #[error("{}: cannot read the file: {cause}", path.display())]
+    Io { path: PathBuf, cause: io::Error },
     #[error("{}: the file is empty", path.display())]
     EmptyFile { path: PathBuf },
     #[error(
@@ -118,11 +118,8 @@ pub enum AudioError {
     UnsupportedCodec { path: PathBuf, codec: String },
     #[error("{}: the file holds no audio samples", path.display())]
     NoSamples { path: PathBuf },
-    #[error("{}: {source}", path.display())]
-    SampleRate {
-        path: PathBuf,
-        source: ResampleError,
-    },
+    #[error("{}: {cause}", path.display())]
+    SampleRate { path: PathBuf, cause: ResampleError },
     /// More audio than the cap of [`load_capped`] or [`DecodeLimits::cap_s`], which the
     /// daemon and `classify` take from `[window] max_duration_s`.
     #[error("{}: longer than max_duration_s = {limit_s} s (decoding stopped there)", path.display())]
@@ -198,10 +195,10 @@ fn collect(mut decoder: Decoder<'_>, options: LoadOptions) -> Result<Clip, Audio
     let samples = if source_rate == rate {
         mono
     } else {
-        resample::try_resample(&mono, source_rate, rate).map_err(|source| {
+        resample::try_resample(&mono, source_rate, rate).map_err(|cause| {
             AudioError::SampleRate {
                 path: decoder.path.clone(),
-                source,
+                cause,
             }
         })?
     };
@@ -296,9 +293,9 @@ impl Decoder<'static> {
     /// Opens the file at `path`: its container and codec are recognised by content and its
     /// headers read; the samples come with [`next_block`](Decoder::next_block).
     pub fn open(path: &Path, limits: DecodeLimits) -> Result<Self, AudioError> {
-        let file = File::open(path).map_err(|source| AudioError::Io {
+        let file = File::open(path).map_err(|cause| AudioError::Io {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         Decoder::of_source(Box::new(file), path, limits)
     }
@@ -320,9 +317,9 @@ impl<'s> Decoder<'s> {
         path: &Path,
         limits: DecodeLimits,
     ) -> Result<Self, AudioError> {
-        let io_error = |source| AudioError::Io {
+        let io_error = |cause| AudioError::Io {
             path: path.to_owned(),
-            source,
+            cause,
         };
         let mut magic = Vec::with_capacity(au::MAGIC.len());
         (&mut source)
@@ -586,7 +583,7 @@ impl std::fmt::Display for Position {
 fn au_error(path: &Path, error: au::AuError) -> AudioError {
     let path = path.to_owned();
     match error {
-        au::AuError::Io(source) => AudioError::Io { path, source },
+        au::AuError::Io(cause) => AudioError::Io { path, cause },
         au::AuError::UnsupportedEncoding(code) => AudioError::UnsupportedCodec {
             path,
             codec: format!("AU encoding {code}"),
@@ -754,10 +751,10 @@ fn open_container<'s>(
             SymphoniaError::Unsupported(_) => AudioError::UnsupportedFormat {
                 path: path.to_owned(),
             },
-            SymphoniaError::IoError(source) if source.kind() != io::ErrorKind::UnexpectedEof => {
+            SymphoniaError::IoError(cause) if cause.kind() != io::ErrorKind::UnexpectedEof => {
                 AudioError::Io {
                     path: path.to_owned(),
-                    source,
+                    cause,
                 }
             }
             other => AudioError::Corrupt {

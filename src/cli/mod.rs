@@ -86,20 +86,15 @@ fn worth_a_line(skipped: &Skipped) -> bool {
     }
 }
 
-/// An error and its causes on one line, each said once: genred's error types
-/// already put their cause in their message, while anyhow's contexts do not.
+/// An error and its causes on one line. Each cause is said once because each error says
+/// its cause either in its message or as its `source()`, never both: genred's error types
+/// put it in the message (a field named `cause`, which thiserror does not chain), anyhow's
+/// contexts chain it.
 pub fn one_line(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&text);
-        }
-    }
-    line
+    err.chain()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Whether a batch command goes on after its last write to stdout: not once that failed,
@@ -264,14 +259,24 @@ mod tests {
     #[test]
     fn one_line_says_each_cause_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let repeated = genred::audio::AudioError::Io {
+        let unreadable = genred::audio::AudioError::Io {
             path: "a.wav".into(),
-            source: io,
+            cause: io,
         };
-        let err = anyhow::Error::from(repeated).context("reading input");
+        let err = anyhow::Error::from(unreadable).context("reading input");
         assert_eq!(
             one_line(&err),
             "reading input: a.wav: cannot read the file: no such file"
+        );
+    }
+
+    #[test]
+    fn one_line_keeps_a_cause_whose_text_is_in_the_file_name() {
+        let denied = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied");
+        let err = anyhow::Error::from(denied).context("cannot open permission denied.wav");
+        assert_eq!(
+            one_line(&err),
+            "cannot open permission denied.wav: permission denied"
         );
     }
 

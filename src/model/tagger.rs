@@ -53,10 +53,10 @@ const OUTPUTS: [(&str, usize); 4] = [
 #[derive(Debug, thiserror::Error)]
 pub enum TaggerError {
     /// The file could not be opened or read.
-    #[error("tagger {}: cannot read the file: {source}", path.display())]
+    #[error("tagger {}: cannot read the file: {cause}", path.display())]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file is empty, truncated or not ONNX.
     #[error("tagger {}: not a usable ONNX model: {reason}", path.display())]
@@ -123,9 +123,9 @@ impl Tagger {
     pub fn load(path: &Path) -> Result<Self, TaggerError> {
         let (model, file) = parse_onnx(
             path,
-            |source| TaggerError::Unreadable {
+            |cause| TaggerError::Unreadable {
                 path: path.to_owned(),
-                source,
+                cause,
             },
             |reason| TaggerError::NotOnnx {
                 path: path.to_owned(),

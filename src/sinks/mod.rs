@@ -687,7 +687,7 @@ mod tests {
         let job = scene.drop_file(OsStr::new("locked.wav"), b"RIFF")?;
         let failure = AudioError::Io {
             path: job.path.clone(),
-            source: io::Error::from(io::ErrorKind::PermissionDenied),
+            cause: io::Error::from(io::ErrorKind::PermissionDenied),
         };
         sink.record(SinkMessage::File {
             job: job.clone(),

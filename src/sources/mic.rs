@@ -168,13 +168,10 @@ pub enum MicError {
     Config(InvalidSetting),
     /// The device could not be opened at start.
     #[error(
-        "no audio input: {source} — is there an ALSA card or a PulseAudio server? \
+        "no audio input: {cause} — is there an ALSA card or a PulseAudio server? \
          Set PULSE_SERVER or pick a device with `genred devices`"
     )]
-    NoInput {
-        #[source]
-        source: CaptureError,
-    },
+    NoInput { cause: CaptureError },
     /// The device opened but failed before delivering usable audio.
     #[error(
         "no audio input: device \"{device}\" {problem}; \
@@ -182,11 +179,10 @@ pub enum MicError {
     )]
     Unusable { device: String, problem: String },
     /// The device's sample rate cannot be converted to 22050 Hz.
-    #[error("input device \"{device}\": {source}")]
+    #[error("input device \"{device}\": {cause}")]
     Resample {
         device: String,
-        #[source]
-        source: ResampleError,
+        cause: ResampleError,
     },
 }
 
@@ -282,9 +278,9 @@ impl Listener<'_> {
                 Ok(capture) => {
                     let predictor =
                         WindowPredictor::new(config, self.model, capture.format.sample_rate)
-                            .map_err(|source| MicError::Resample {
+                            .map_err(|cause| MicError::Resample {
                                 device: config.device.clone(),
-                                source,
+                                cause,
                             })?;
                     let mut session = Session {
                         capture,
@@ -306,7 +302,7 @@ impl Listener<'_> {
                     dropped_before = session.dropped_frames();
                     outcome
                 }
-                Err(source) => Outcome::Failed(MicError::NoInput { source }),
+                Err(cause) => Outcome::Failed(MicError::NoInput { cause }),
             };
             match outcome {
                 Outcome::Shutdown => return Ok(()),

@@ -32,17 +32,16 @@ const DOWNMIX_CHUNK_FRAMES: usize = 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("the ALSA audio host is not available: {0}")]
-    Host(#[source] cpal::Error),
+    Host(cpal::Error),
     #[error("cannot list the audio input devices: {0}")]
-    Enumerate(#[source] cpal::Error),
+    Enumerate(cpal::Error),
     #[error("no input device named \"{device}\" (input devices: {available})")]
     NotFound { device: String, available: String },
-    #[error("input device \"{device}\": {stage}: {source}")]
+    #[error("input device \"{device}\": {stage}: {cause}")]
     Device {
         device: String,
         stage: &'static str,
-        #[source]
-        source: cpal::Error,
+        cause: cpal::Error,
     },
     #[error("input device \"{device}\": sample format {format} is not supported")]
     UnsupportedFormat {
@@ -125,10 +124,10 @@ impl AudioInput for CpalInput {
         let host = cpal::host_from_id(cpal::HostId::Alsa).map_err(CaptureError::Host)?;
         let input = find_input_device(&host, device)?;
         let device_error = |stage: &'static str| {
-            move |source: cpal::Error| CaptureError::Device {
+            move |cause: cpal::Error| CaptureError::Device {
                 device: device.to_owned(),
                 stage,
-                source,
+                cause,
             }
         };
         let supported = input

@@ -17,7 +17,9 @@ use crate::sources::folder::resolve_path;
 use crate::sources::mic::MicConfig;
 use crate::sources::walk;
 use crate::web::WebConfig;
-use crate::window::{check_seconds, WindowKeys, WindowSpec};
+use crate::window::{WindowKeys, WindowSpec};
+
+pub use crate::settings::{check_count, check_seconds, InvalidSetting};
 
 /// The environment variable that names the config file when `--config` is absent.
 pub const CONFIG_ENV_VAR: &str = "GENRED_CONFIG";
@@ -88,26 +90,6 @@ impl WorkersConfig {
 /// The CPU cores this process may use (1 if that cannot be told).
 pub fn cpu_cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-}
-
-/// Checks that a count of `unit`s (`"patches"`) is within `range`.
-pub fn check_count(
-    key: &'static str,
-    value: usize,
-    range: std::ops::RangeInclusive<usize>,
-    unit: &str,
-) -> Result<(), InvalidSetting> {
-    if range.contains(&value) {
-        return Ok(());
-    }
-    Err(InvalidSetting::new(
-        key,
-        format!(
-            "must be from {} to {} {unit}, got {value}",
-            range.start(),
-            range.end()
-        ),
-    ))
 }
 
 /// Checks a number of workers (`key` is `workers.count` or `--jobs`): at
@@ -287,25 +269,6 @@ impl fmt::Display for ConfigOrigin {
             Self::Local(path) => write!(f, "{} (in the working directory)", path.display()),
             Self::System(path) => write!(f, "{} (system-wide)", path.display()),
             Self::BuiltIn => f.write_str("built-in defaults (no config file found)"),
-        }
-    }
-}
-
-/// A setting outside what genred accepts, named as its user wrote it:
-/// `window.hop_s` in the config file, `--hop` on the command line.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{key}: {problem}")]
-pub struct InvalidSetting {
-    pub key: &'static str,
-    pub problem: String,
-}
-
-impl InvalidSetting {
-    /// The error for `key`, saying what is wrong and what is allowed.
-    pub fn new(key: &'static str, problem: impl Into<String>) -> Self {
-        Self {
-            key,
-            problem: problem.into(),
         }
     }
 }

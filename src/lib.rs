@@ -14,6 +14,7 @@ pub mod features;
 pub mod frontend;
 pub mod model;
 pub mod record;
+pub mod settings;
 pub mod sinks;
 pub mod sources;
 pub mod web;

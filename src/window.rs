@@ -11,8 +11,8 @@
 
 use std::ops::{Range, RangeInclusive};
 
-use crate::config::{self, InvalidSetting};
 use crate::features::{HOP_LENGTH, SAMPLE_RATE};
+use crate::settings::{check_count, check_seconds, InvalidSetting};
 
 /// The dataset's clip length: GTZAN clips are 30 s and librosa loaded `duration=30`.
 pub const DEFAULT_LENGTH_S: f64 = 30.0;
@@ -123,25 +123,6 @@ pub fn check_hop(
     ))
 }
 
-/// Checks that `value` is a finite number of seconds within `range`.
-pub fn check_seconds(
-    key: &'static str,
-    value: f64,
-    range: RangeInclusive<f64>,
-) -> Result<(), InvalidSetting> {
-    if value.is_finite() && range.contains(&value) {
-        return Ok(());
-    }
-    Err(InvalidSetting::new(
-        key,
-        format!(
-            "must be a number of seconds from {:?} to {:?}, got {value:?}",
-            range.start(),
-            range.end()
-        ),
-    ))
-}
-
 impl WindowSpec {
     /// Checks every setting against its limits; the error names the key as
     /// `keys` spells it.
@@ -149,7 +130,7 @@ impl WindowSpec {
         check_length(keys.length, self.length_s)?;
         check_hop(keys.hop, self.hop_s, keys.length, self.length_s)?;
         check_seconds(keys.max_duration, self.max_duration_s, MAX_DURATION_RANGE_S)?;
-        config::check_count(
+        check_count(
             keys.max_patches,
             self.max_patches,
             MAX_PATCHES_RANGE,

@@ -10,9 +10,10 @@ use crate::frontend::{FrontEnd, FrontEndError, Span, WindowAudio};
 use crate::model::ModelError;
 use crate::record::{Probabilities, TagScores, Timings};
 
-use super::model::{TagVocabulary, UnitModel, UnitOutput};
+use super::model::{UnitModel, UnitOutput};
 use super::schedule::{Ending, Schedule};
 use super::verdict::{Judgement, WindowVerdict};
+use crate::record::TagVocabulary;
 
 /// Where windows lie and when a window is silence, in seconds and RMS.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -28,7 +28,7 @@ pub use engine::{Analyzer, Engine, EngineSettings, StreamLevel, WindowError, Win
 pub use file::{
     AnalysisError, FileAnalysis, FileAnalysisError, FileAnalyzer, MIN_DURATION_S, SILENCE_RMS,
 };
-pub use model::{TagVocabulary, UnitModel, UnitOutput};
+pub use model::{UnitModel, UnitOutput};
 pub use schedule::{Ending, Schedule};
 pub use verdict::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
 

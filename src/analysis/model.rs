@@ -12,6 +12,7 @@ use crate::features::Features;
 use crate::frontend::{Features28, MelPatches};
 use crate::model::tagger::{TaggerError, N_MELS, PATCH_FRAMES};
 use crate::model::{Classifier, GenreModel, ModelError, ModelFile, MusicnnGenre};
+use crate::record::TagVocabulary;
 
 use super::engine::{Analyzer, Engine, EngineSettings};
 
@@ -23,14 +24,6 @@ pub struct UnitOutput {
     /// For each of the model's [`tag_vocabularies`](UnitModel::tag_vocabularies), the score of
     /// each of its tags.
     pub tags: Vec<Vec<f32>>,
-}
-
-/// A set of tags a model scores, such as musicnn's 50 Last.fm (`msd`) tags.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TagVocabulary {
-    /// The vocabulary's name in records (`msd`, `mtt`).
-    pub name: String,
-    pub labels: Vec<String>,
 }
 
 /// A model that judges units of type `U`. Shared by every engine (`Send + Sync`).

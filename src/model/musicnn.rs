@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ndarray::{Array2, ArrayView3};
 use tract_onnx::prelude::*;
 
-use crate::analysis::TagVocabulary;
+use crate::record::TagVocabulary;
 
 use super::tagger::{check_front_end, patch_plan, run_patches, tag_labels, TaggerError, N_TAGS};
 use super::{labels_of, metadata_of, ModelFile};

@@ -7,6 +7,6 @@ mod verdict;
 
 pub use file::{display_path, path_bytes, serialize_path_lossy, FileIdentity};
 pub use verdict::{
-    most_probable, AnalysisRules, FileReport, Probabilities, Provenance, TagScores, Tags, Timings,
-    WindowPrediction,
+    most_probable, now_rfc3339, AnalysisRules, FileReport, Probabilities, Provenance, TagScores,
+    TagVocabulary, Tags, Timings, WindowPrediction,
 };

@@ -49,6 +49,14 @@ pub struct TagScores {
     pub scores: Probabilities,
 }
 
+/// A set of tags a model scores, such as musicnn's 50 Last.fm (`msd`) tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagVocabulary {
+    /// The vocabulary's name in records (`msd`, `mtt`).
+    pub name: String,
+    pub labels: Vec<String>,
+}
+
 /// The tag scores of a model that has tags besides the genre (musicnn's `msd` and `mtt`),
 /// each vocabulary in the model's order; serialized as `{"msd": {"rock": p, ...}, ...}`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -155,6 +163,11 @@ pub struct AnalysisRules {
     pub hop_s: f64,
     /// The most patches a file is judged on.
     pub max_patches: usize,
+}
+
+/// The current time as a record's `time`: RFC 3339, UTC, milliseconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
 use serde::Serialize;
@@ -430,7 +430,7 @@ impl Sink {
                 (None, action)
             }
         };
-        let (time, path_bytes) = (now_rfc3339(), record::path_bytes(&job.path));
+        let (time, path_bytes) = (record::now_rfc3339(), record::path_bytes(&job.path));
         let appended = match &pending.message {
             SinkMessage::File {
                 job,
@@ -490,11 +490,6 @@ fn commit(staged: Staged) {
             display_path(&destination)
         );
     }
-}
-
-/// The current time as a record's `time`: RFC 3339, UTC, milliseconds.
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
 
 #[cfg(test)]

@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 pub use capture::{list_input_devices, CaptureError, DeviceSupport, InputDeviceInfo};
 
 use crate::audio::resample::ResampleError;
-use crate::config::InvalidSetting;
 use crate::model::GenreModel;
 use crate::record::{Probabilities, Tags};
+use crate::settings::{check_seconds, InvalidSetting};
 use crate::window;
 use capture::{AudioInput, Capture, CpalInput};
 use predictor::WindowPredictor;
@@ -76,7 +76,7 @@ impl MicConfig {
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         window::check_length("mic.window_s", self.window_s)?;
         window::check_hop("mic.hop_s", self.hop_s, "mic.window_s", self.window_s)?;
-        window::check_seconds(
+        check_seconds(
             "mic.min_window_s",
             self.min_window_s,
             *window::LENGTH_RANGE_S.start()..=self.window_s,

@@ -16,7 +16,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{self, InvalidSetting};
+use crate::settings::{check_count, InvalidSetting};
 
 pub use hub::{Hub, RecordKind};
 pub use server::{About, LiveView, MicAbout, WebError};
@@ -62,13 +62,13 @@ impl Default for WebConfig {
 impl WebConfig {
     /// Checks the values serde cannot; the error names the offending key.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        config::check_count(
+        check_count(
             "web.max_clients",
             self.max_clients,
             1..=MAX_CLIENTS,
             "event streams",
         )?;
-        config::check_count("web.recent", self.recent, 1..=MAX_RECENT, "records")?;
+        check_count("web.recent", self.recent, 1..=MAX_RECENT, "records")?;
         Ok(())
     }
 

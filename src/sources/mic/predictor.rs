@@ -101,7 +101,7 @@ fn prediction(device: &str, verdict: StreamVerdict, dropped_frames: u64) -> MicP
         .and_then(|judgement| judgement.best())
         .map(|(genre, p)| (genre.to_owned(), p));
     MicPrediction {
-        time: crate::sinks::now_rfc3339(),
+        time: crate::record::now_rfc3339(),
         source: MIC_SOURCE,
         device: device.to_owned(),
         confidence: best.as_ref().map_or(0.0, |(_, p)| *p),

@@ -8,7 +8,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +18,9 @@ use crate::sources::walk;
 use crate::web::WebConfig;
 use crate::window::{WindowKeys, WindowSpec};
 
+pub use crate::model::ModelConfig;
 pub use crate::settings::{check_count, check_seconds, InvalidSetting};
+pub use crate::sources::folder::{FileAction, FolderConfig};
 
 /// The environment variable that names the config file when `--config` is absent.
 pub const CONFIG_ENV_VAR: &str = "GENRED_CONFIG";
@@ -27,10 +28,6 @@ pub const CONFIG_ENV_VAR: &str = "GENRED_CONFIG";
 pub const LOCAL_CONFIG_PATH: &str = "config/genred.toml";
 /// The system-wide config file.
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/genred/genred.toml";
-
-/// The settle times accepted: an hour of waiting for a file to stop changing
-/// means something else is wrong.
-const SETTLE_RANGE_S: std::ops::RangeInclusive<f64> = 0.0..=3600.0;
 
 /// The most workers per CPU core, for `workers.count` and the batch commands'
 /// `--jobs`. Classifying is CPU-bound, so more threads than cores add no
@@ -51,22 +48,6 @@ pub struct Config {
     pub log: LogConfig,
     pub mic: MicConfig,
     pub web: WebConfig,
-}
-
-/// The `[model]` section.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelConfig {
-    /// The ONNX classifier; its labels come from its own metadata.
-    pub path: PathBuf,
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        Self {
-            path: PathBuf::from(crate::model::DEFAULT_MODEL),
-        }
-    }
 }
 
 /// The `[workers]` section: the pool that classifies files.
@@ -106,70 +87,6 @@ pub fn check_workers(key: &'static str, count: usize) -> Result<(), InvalidSetti
             "must be at most {most} ({MAX_WORKERS_PER_CORE} per CPU core, {cores} here), got {count}"
         ),
     ))
-}
-
-/// The `[folder]` section: the drop-folder source and what happens to its files.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FolderConfig {
-    /// Watch the folders at all.
-    pub enabled: bool,
-    /// The drop folders; missing ones are created at start.
-    pub paths: Vec<PathBuf>,
-    /// Also watch the folders' subfolders.
-    pub recursive: bool,
-    /// File name extensions to classify (case-insensitive, without the dot);
-    /// an empty list means every file.
-    pub extensions: Vec<String>,
-    /// Seconds a file's size and modification time must stay unchanged before
-    /// it is read, when the platform does not report that its writer closed it.
-    pub settle_s: f64,
-    /// What to do with a classified file.
-    pub action: FileAction,
-    /// Where `move` and `copy` put files, as `<target>/<genre>/<name>`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<PathBuf>,
-    /// Where files that are not usable audio are moved; unset leaves them in place.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rejected: Option<PathBuf>,
-}
-
-impl Default for FolderConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            paths: vec![PathBuf::from("music")],
-            recursive: true,
-            extensions: crate::audio::AUDIO_EXTENSIONS
-                .iter()
-                .map(|extension| (*extension).to_owned())
-                .collect(),
-            settle_s: 2.0,
-            action: FileAction::None,
-            target: None,
-            rejected: None,
-        }
-    }
-}
-
-impl FolderConfig {
-    /// The settle time as a duration (validated finite, from 0 to an hour).
-    pub fn settle(&self) -> Duration {
-        Duration::from_secs_f64(self.settle_s)
-    }
-}
-
-/// What happens to a file once it has a result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FileAction {
-    /// Leave it where it is.
-    #[default]
-    None,
-    /// Move it into `<target>/<genre>/`.
-    Move,
-    /// Copy it into `<target>/<genre>/`, leaving the original.
-    Copy,
 }
 
 /// The `[results]` section.
@@ -418,52 +335,10 @@ impl Config {
         self.mic.validate()?;
         self.web.validate()?;
         check_workers("workers.count", self.workers.count)?;
-        let folder = &self.folder;
-        check_seconds("folder.settle_s", folder.settle_s, SETTLE_RANGE_S)?;
-        if folder.enabled && folder.paths.is_empty() {
-            return Err(InvalidSetting::new(
-                "folder.paths",
-                "must name at least one folder while folder.enabled is true",
-            ));
-        }
-        if let Some(bad) = folder
-            .extensions
-            .iter()
-            .find(|extension| extension.is_empty() || extension.contains(['.', '/']))
-        {
-            return Err(InvalidSetting::new(
-                "folder.extensions",
-                format!("entries are bare extensions such as \"wav\", got \"{bad}\""),
-            ));
-        }
-        if folder.action != FileAction::None && folder.target.is_none() {
-            return Err(InvalidSetting::new(
-                "folder.target",
-                "is required when folder.action is \"move\" or \"copy\"",
-            ));
-        }
-        let empty_path =
-            |path: &Option<PathBuf>| path.as_ref().is_some_and(|p| p.as_os_str().is_empty());
-        if empty_path(&folder.target) {
-            return Err(InvalidSetting::new(
-                "folder.target",
-                "must not be empty; leave it out instead",
-            ));
-        }
-        if empty_path(&folder.rejected) {
-            return Err(InvalidSetting::new(
-                "folder.rejected",
-                "must not be empty; leave it out instead",
-            ));
-        }
+        self.folder.validate()?;
+        self.model.validate()?;
         if self.results.path.as_os_str().is_empty() {
             return Err(InvalidSetting::new("results.path", "must name a file"));
-        }
-        if self.model.path.as_os_str().is_empty() {
-            return Err(InvalidSetting::new(
-                "model.path",
-                "must name an ONNX model file",
-            ));
         }
         if !is_log_filter(&self.log.level) {
             return Err(InvalidSetting::new(
@@ -475,7 +350,7 @@ impl Config {
                 ),
             ));
         }
-        if !folder.enabled && !self.mic.enabled {
+        if !self.folder.enabled && !self.mic.enabled {
             return Err(InvalidSetting::new(
                 "folder.enabled",
                 "nothing to do: enable the folder source or the microphone (mic.enabled)",

@@ -16,12 +16,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use crate::features::{Features, FEATURE_NAMES, N_FEATURES};
 use crate::frontend::FrontEndKind;
+use crate::settings::InvalidSetting;
 
 pub use musicnn::MusicnnGenre;
 use tagger::TaggerError;
@@ -33,6 +35,35 @@ pub const DEFAULT_MODEL: &str = "models/musicnn-genre-10.onnx";
 /// The default of `genred evaluate`, which reads the 28 dataset features from a CSV and so
 /// needs a model on them: the seed's pop-vs-classical model.
 pub const DEFAULT_FEATURES_MODEL: &str = "models/genre-2.onnx";
+
+/// The `[model]` section.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// The ONNX classifier; its labels come from its own metadata.
+    pub path: PathBuf,
+}
+
+impl ModelConfig {
+    /// Checks the section; the error names the key.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.path.as_os_str().is_empty() {
+            return Err(InvalidSetting::new(
+                "model.path",
+                "must name an ONNX model file",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from(DEFAULT_MODEL),
+        }
+    }
+}
 
 /// The prefix tract gives the ONNX `metadata_props` among a model's properties.
 const METADATA_PREFIX: &str = "onnx.metadata_props.";

@@ -28,9 +28,8 @@ use serde::Serialize;
 use tracing::{debug, error, info, warn};
 
 use crate::analysis::AnalysisError;
-use crate::config::{FileAction, FolderConfig};
 use crate::record::{self, display_path, FileReport};
-use crate::sources::folder::{resolve_path, FileJob};
+use crate::sources::folder::{resolve_path, FileAction, FileJob, FolderConfig};
 use crate::sources::mic::MicPrediction;
 use crate::web::{Hub, RecordKind};
 use actions::{check_unchanged, genre_folder, ActionError, Placement, Staged};

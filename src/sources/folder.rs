@@ -58,6 +58,10 @@
 //! that feeds the bounded job channel with non-blocking sends, so a burst of
 //! hundreds of files is queued, not dropped, and the watch keeps up.
 
+mod config;
+
+pub use config::{FileAction, FolderConfig};
+
 use std::collections::{HashMap, VecDeque};
 use std::ffi::OsStr;
 use std::fs::File;

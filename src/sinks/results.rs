@@ -22,7 +22,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::record::{display_path, AnalysisRules, Provenance};
+use crate::record::{display_path, Provenance};
 use crate::sources::folder::{RecordedVersion, SeenFiles};
 
 /// The results file could not be opened, read or appended to, or a record
@@ -60,20 +60,17 @@ struct IndexedRecord {
     mtime: Option<String>,
     /// Present on a failure record: the file's own fault, whatever the model.
     error: Option<String>,
-    /// The provenance of a verdict ([`Provenance`], flattened).
-    model: Option<String>,
-    model_sha256: Option<String>,
-    analysis: Option<AnalysisRules>,
+    /// The provenance of a verdict; `None` on a record without one (a failure, or written
+    /// before genred recorded provenance).
+    #[serde(flatten)]
+    provenance: Option<Provenance>,
 }
 
 impl IndexedRecord {
     /// Whether the record still holds for a restart under `running`: a failure of the
     /// file's own, or a verdict reached with the very same model and rules.
     fn holds_under(&self, running: &Provenance) -> bool {
-        self.error.is_some()
-            || (self.model.as_deref() == Some(running.model.as_str())
-                && self.model_sha256.as_deref() == Some(running.model_sha256.as_str())
-                && self.analysis.as_ref() == Some(&running.analysis))
+        self.error.is_some() || self.provenance.as_ref() == Some(running)
     }
 
     /// The exact path: from `path_bytes` when present, else `path`.
@@ -246,6 +243,7 @@ fn ends_inside_a_line(file: &mut File) -> io::Result<bool> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::record::AnalysisRules;
     use std::time::Duration;
 
     #[derive(Serialize)]

@@ -4,9 +4,10 @@
 //! Each figure is the measuring thread's CPU time (not wall time: the machine
 //! is shared, and other load only adds wall time) divided by the batch size,
 //! so "time" in criterion's report reads as CPU per patch. Two plans are
-//! compared: genred's [`Tagger`] (optimized once with a symbolic batch size)
-//! and plans optimized for one concrete batch size, to show what fixing the
-//! batch would buy. `benches/musicnn_vs_ort.sh` runs this beside onnxruntime.
+//! compared: genred's [`Tagger`] (a plan for one patch, patches run one by one,
+//! tract's direct spatial convolution off) and the plan tract makes unaided
+//! (symbolic batch, default kernels, a batch per run), to show what genred's
+//! choices buy. `benches/musicnn_vs_ort.sh` runs this beside onnxruntime.
 //!
 //! `MUSICNN_MODEL=path.onnx` benches another file (default `models/musicnn-msd.onnx`).
 
@@ -64,11 +65,18 @@ fn cpu_per_patch(iterations: u64, batch: usize, mut run: impl FnMut()) -> Durati
     (thread_cpu_time() - start) / batch as u32
 }
 
-/// A plan for exactly `batch` patches: tract knows every shape at optimization time.
-fn concrete_plan(path: &Path, batch: usize) -> Arc<TypedSimplePlan> {
+/// The plan tract makes unaided: a symbolic batch size (any number of patches per run)
+/// and tract's default kernel choices.
+fn default_plan(path: &Path) -> Arc<TypedSimplePlan> {
     tract_onnx::onnx()
         .model_for_path(path)
-        .and_then(|model| model.with_input_fact(0, f32::fact([batch, PATCH_FRAMES, N_MELS]).into()))
+        .and_then(|model| {
+            let batch = TDim::from(model.sym("batch"));
+            model.with_input_fact(
+                0,
+                f32::fact([batch, PATCH_FRAMES.into(), N_MELS.into()]).into(),
+            )
+        })
         .and_then(|model| model.into_optimized())
         .and_then(|model| model.into_runnable())
         .unwrap_or_else(|err| panic!("{}: {err:#}", path.display()))
@@ -77,6 +85,7 @@ fn concrete_plan(path: &Path, batch: usize) -> Arc<TypedSimplePlan> {
 fn musicnn(c: &mut Criterion) {
     let path = model_path();
     let tagger = Tagger::load(&path).unwrap_or_else(|err| panic!("{err}"));
+    let default_plan = default_plan(&path);
     let mut group = c.benchmark_group(format!("{} CPU per patch", tagger.file().name));
     group
         .sample_size(10)
@@ -94,16 +103,16 @@ fn musicnn(c: &mut Criterion) {
                 })
             })
         });
-        let plan = concrete_plan(&path, batch);
         let tensor = Tensor::from(input.clone());
         group.bench_with_input(
-            BenchmarkId::new("concrete batch", batch),
+            BenchmarkId::new("tract defaults", batch),
             &tensor,
             |b, tensor| {
                 b.iter_custom(|iterations| {
                     cpu_per_patch(iterations, batch, || {
                         black_box(
-                            plan.run(tvec!(tensor.clone().into_tvalue()))
+                            default_plan
+                                .run(tvec!(tensor.clone().into_tvalue()))
                                 .unwrap_or_else(|err| panic!("{err:#}")),
                         );
                     })

@@ -67,8 +67,7 @@ impl UnitModel<Features> for Classifier {
     }
 }
 
-/// musicnn's mel patches, [`PATCHES_PER_RUN`] at a time: per patch the head's genre
-/// probabilities and both taggers' tags.
+/// musicnn's mel patches: per patch the head's genre probabilities and both taggers' tags.
 impl UnitModel<Array2<f32>> for MusicnnGenre {
     fn file(&self) -> &ModelFile {
         MusicnnGenre::file(self)
@@ -83,23 +82,6 @@ impl UnitModel<Array2<f32>> for MusicnnGenre {
     }
 
     fn infer(&self, units: &[Array2<f32>]) -> Result<Vec<UnitOutput>, ModelError> {
-        let mut outputs = Vec::with_capacity(units.len());
-        for batch in units.chunks(PATCHES_PER_RUN) {
-            outputs.extend(self.infer_batch(batch)?);
-        }
-        Ok(outputs)
-    }
-}
-
-/// Patches given to tract at once. tract holds every intermediate tensor of a run at the
-/// batch's size: ten patches (a 30 s window) peaked at 890 MB of RSS, one at about 130 MB,
-/// for much the same CPU per patch; so each patch runs alone.
-const PATCHES_PER_RUN: usize = 1;
-
-impl MusicnnGenre {
-    /// One tract run over `units`, per patch the head's genre probabilities and both
-    /// taggers' tags.
-    fn infer_batch(&self, units: &[Array2<f32>]) -> Result<Vec<UnitOutput>, ModelError> {
         let boxed = |error: TaggerError| ModelError::Musicnn(Box::new(error));
         let views: Vec<ArrayView2<'_, f32>> = units.iter().map(|unit| unit.view()).collect();
         let patches = if views.is_empty() {

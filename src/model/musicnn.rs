@@ -98,7 +98,7 @@ impl MusicnnGenre {
         &self.vocabularies
     }
 
-    /// Runs the `[n, 187, 96]` log-mel `patches` in one batch.
+    /// Runs the `[n, 187, 96]` log-mel `patches`, one at a time.
     pub fn run(&self, patches: ArrayView3<'_, f32>) -> Result<PatchOutputs, TaggerError> {
         let [genre, msd, mtt]: [Array2<f32>; 3] =
             run_patches(&self.file.path, &self.plan, &self.outputs, patches)?

@@ -9,17 +9,16 @@
 //! `metadata_props`, so that a wrong file fails there, by name, and never at
 //! the first patch.
 //!
-//! The plan is optimized once with a symbolic batch size, so any number of
-//! patches runs in one call: tract picks the same kernels as for a concrete
-//! batch (measured with `benches/musicnn.rs`), and the patches of a window run
-//! together, which spreads the fixed cost of a run over all of them.
+//! The plan is optimized once for a single patch and patches run one by one
+//! (see [`patch_plan`] for why; `benches/musicnn.rs` measures it).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ndarray::{Array2, ArrayView3, Ix2};
+use ndarray::{Array2, ArrayView3, Axis, Ix2};
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::knobs::KnobScope;
 use tract_onnx::tract_hir::infer::Factoid;
 
 use super::{labels_of, metadata_of, parse_onnx, string_list, ModelError, ModelFile, LABELS_KEY};
@@ -159,7 +158,7 @@ impl Tagger {
         self.metadata.get(key).map(String::as_str)
     }
 
-    /// Runs the `[n, 187, 96]` log-mel `patches` in one batch (see [`run_patches`]).
+    /// Runs the `[n, 187, 96]` log-mel `patches`, one at a time (see [`run_patches`]).
     pub fn run(&self, patches: ArrayView3<'_, f32>) -> Result<TaggerOutputs, TaggerError> {
         let mut rows = run_patches(&self.file.path, &self.plan, &OUTPUTS, patches)?.into_iter();
         let mut next = || {
@@ -177,9 +176,17 @@ impl Tagger {
     }
 }
 
-/// Checks, optimizes (for any number of patches) and plans a graph on musicnn patches
-/// whose outputs are exactly `outputs`, found by their ONNX names, each float
-/// `[batch, width]`.
+/// Checks, optimizes and plans a graph on musicnn patches whose outputs are exactly
+/// `outputs`, found by their ONNX names, each float `[batch, width]`.
+///
+/// The plan is for one patch: with a concrete shape tract gathers each convolution's
+/// input as the matrix product reads it (lazy im2col) instead of materialising a
+/// 12 MB im2col matrix per convolution, which made a patch take about 1.6 times as
+/// long under a symbolic batch; running patches one by one also keeps the peak
+/// memory at one patch's intermediate tensors (ten at once peaked at 890 MB of RSS).
+/// tract's direct spatial convolution, which it would pick for the front end's rows
+/// of 187 frames, is turned off for this model: it took about three times as long
+/// as the matrix product here (measured on this model, AVX-512 machine).
 pub(super) fn patch_plan(
     path: &Path,
     model: InferenceModel,
@@ -191,19 +198,23 @@ pub(super) fn patch_plan(
         path: path.to_owned(),
         reason: format!("{err:#}"),
     };
-    let batch = TDim::from(model.sym("batch"));
-    let patches = f32::fact([batch, PATCH_FRAMES.into(), N_MELS.into()]);
+    let patch = f32::fact([1, PATCH_FRAMES, N_MELS]);
+    let knobs = KnobScope::new([(DIRECT_SPATIAL_KNOB, "true")]).map_err(unrunnable)?;
     let typed = model
-        .with_input_fact(0, patches.into())
-        .and_then(|model| model.into_optimized())
+        .with_input_fact(0, patch.into())
+        .and_then(|model| knobs.enter(|| model.into_optimized()))
         .map_err(unrunnable)?;
     check_outputs(path, &typed, outputs)?;
     typed.into_runnable().map_err(unrunnable)
 }
 
+/// The tract knob that keeps the direct spatial convolution out of a plan (see
+/// [`patch_plan`]).
+const DIRECT_SPATIAL_KNOB: &str = "TRACT_DISABLE_DIRECT_SPATIAL";
+
 /// Runs the `[n, 187, 96]` log-mel `patches` through `plan` (made by [`patch_plan`] for
-/// `outputs`) in one batch: one `[n, width]` array per output, in that order. No patch gives
-/// empty arrays without running the graph.
+/// `outputs`), one patch per run: one `[n, width]` array per output, in that order. No
+/// patch gives empty arrays without running the graph.
 pub(super) fn run_patches(
     path: &Path,
     plan: &Arc<TypedSimplePlan>,
@@ -217,28 +228,27 @@ pub(super) fn run_patches(
             shape: patches.shape().to_vec(),
         });
     }
-    if n == 0 {
-        return Ok(outputs
-            .iter()
-            .map(|&(_, width)| Array2::zeros((0, width)))
-            .collect());
-    }
     let failed = |err: TractError| TaggerError::Inference {
         path: path.to_owned(),
         reason: format!("{err:#}"),
     };
-    let input = Tensor::from(patches.to_owned());
-    let outputs = plan.run(tvec!(input.into_tvalue())).map_err(failed)?;
-    outputs
-        .into_iter()
-        .map(|value| {
-            value
+    let mut rows: Vec<Array2<f32>> = outputs
+        .iter()
+        .map(|&(_, width)| Array2::zeros((n, width)))
+        .collect();
+    for (i, patch) in patches.outer_iter().enumerate() {
+        let input = Tensor::from(patch.insert_axis(Axis(0)).to_owned());
+        let values = plan.run(tvec!(input.into_tvalue())).map_err(failed)?;
+        for (value, output) in values.into_iter().zip(rows.iter_mut()) {
+            let row = value
                 .into_tensor()
                 .into_plain_array::<f32>()
                 .and_then(|array| Ok(array.into_dimensionality::<Ix2>()?))
-                .map_err(failed)
-        })
-        .collect()
+                .map_err(failed)?;
+            output.row_mut(i).assign(&row.row(0));
+        }
+    }
+    Ok(rows)
 }
 
 /// The list of `N_TAGS` tags a metadata entry (`labels`, `tag_labels_msd`, ...) holds.

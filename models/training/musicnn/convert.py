@@ -253,11 +253,13 @@ def add_tagger(g: GraphBuilder, weights: dict[str, np.ndarray], melspec: str) ->
     ``weights``) reading ``melspec`` [batch, 187, 96] to ``g``; tensors are
     named under ``g``'s prefix, the outputs ``<prefix>tags`` and so on.
 
-    Layout: the front end works on [batch, channel, time, frequency], the mid
-    and back end on [batch, channel, time]."""
+    Layout: the front end works on [batch, channel, frequency, time] (see
+    ``add_front_end_conv`` for why frequency comes first), the mid and back
+    end on [batch, channel, time]."""
     axes = g.constant("channel_axis", np.array([1], dtype=np.int64))
     x = g.node("Unsqueeze", [melspec, axes], "melspec_nchw")  # [batch, 1, 187, 96]
     x = BatchNorm.of(weights, INPUT_BN).apply(g, x, "input", (1, 1, 1, 1))
+    x = g.node("Transpose", [x], "input_frequency_time", perm=[0, 1, 3, 2])  # [batch, 1, 96, 187]
 
     front = [add_front_end_conv(g, weights, x, f"front{i}", *spec) for i, spec in enumerate(FRONT_END_CONVS)]
     front_features = g.node("Concat", front, "front_end", axis=1)  # [batch, 561, 187]
@@ -303,20 +305,30 @@ def add_front_end_conv(
     g: GraphBuilder, weights: dict[str, np.ndarray], x: str, name: str, conv: str, bn: str, before: int, after: int
 ) -> str:
     """One front-end block, conv -> ReLU -> batch norm -> max over frequency,
-    computed as conv -> max over frequency -> ReLU -> batch norm.
+    computed as conv -> max over frequency -> ReLU -> batch norm, on ``x``
+    [batch, 1, frequency, time].
 
     For a channel of batch-norm scale a < 0, max_f(a relu(z_f) + b) is
     a relu(min_f z_f) + b = a relu(-max_f(-z_f)) + b: that channel's kernel
     and bias are negated and the pooled value multiplied by -1 again before
-    the ReLU. Returns [batch, channels, time]."""
+    the ReLU.
+
+    Frequency is the row axis and time the column axis so that the max over
+    frequency is a MaxPool whose rows are 187 frames long: tract runs that as
+    a vectorised max of whole rows, where a ReduceMax (or a MaxPool along
+    short rows of 30-96 bands) walks the output one element at a time and took
+    over a third of a patch's time. Returns [batch, channels, time]."""
     kernel, bias = weights[f"{conv}/kernel"].astype(np.float64), weights[f"{conv}/bias"].astype(np.float64)
     norm = BatchNorm.of(weights, bn)
     sign = np.where(norm.scale < 0, -1.0, 1.0)
-    # TF kernel [time, frequency, 1, out] -> ONNX [out, 1, time, frequency].
-    w = g.constant(f"{name}_weight", float32(kernel.transpose(3, 2, 0, 1) * sign[:, None, None, None]))
+    # TF kernel [time, frequency, 1, out] -> ONNX [out, 1, frequency, time].
+    w = g.constant(f"{name}_weight", float32(kernel.transpose(3, 2, 1, 0) * sign[:, None, None, None]))
     b = g.constant(f"{name}_bias", float32(bias * sign))
-    y = g.node("Conv", [x, w, b], f"{name}_conv", pads=[before, 0, after, 0])  # [batch, out, 187, bands]
-    y = g.node("ReduceMax", [y], f"{name}_pool", axes=[3], keepdims=0)  # [batch, out, 187]
+    bands = N_MELS - kernel.shape[1] + 1
+    y = g.node("Conv", [x, w, b], f"{name}_conv", pads=[0, before, 0, after])  # [batch, out, bands, 187]
+    y = g.node("MaxPool", [y], f"{name}_pool", kernel_shape=[bands, 1])  # [batch, out, 1, 187]
+    frequency_axis = g.constant(f"{name}_frequency_axis", np.array([2], dtype=np.int64))
+    y = g.node("Squeeze", [y, frequency_axis], f"{name}_pooled")  # [batch, out, 187]
     y = g.node("Mul", [y, g.constant(f"{name}_sign", float32(sign).reshape(1, -1, 1))], f"{name}_unsigned")
     y = g.node("Relu", [y], f"{name}_relu")
     return norm.apply(g, y, name, (1, -1, 1))

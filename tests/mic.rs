@@ -24,7 +24,8 @@ use genred::audio::wav::write_new_wav;
 use genred::audio::{load, LoadOptions};
 use genred::features::{Features, N_FEATURES, SAMPLE_RATE};
 use genred::model::{Classifier, GenreModel};
-use genred::sources::mic::{self, MicConfig, MicError, MicPrediction, StartPolicy};
+use genred::sinks::MicRecord;
+use genred::sources::mic::{self, MicConfig, MicError, StartPolicy};
 use genred::window::WindowSpec;
 
 use common::{feature_table, output_within, shared, GENRED, MODEL};
@@ -106,8 +107,8 @@ fn live_microphone_end_to_end() {
                 model,
                 &shutdown,
                 StartPolicy::Retry,
-                &mut |prediction| {
-                    let _ = predictions_tx.send((Instant::now(), prediction));
+                &mut |heard| {
+                    let _ = predictions_tx.send((Instant::now(), MicRecord::from(&heard)));
                 },
             )
         })
@@ -127,7 +128,7 @@ fn live_microphone_end_to_end() {
     );
     let mut player = server.play(&feed);
 
-    let received: Vec<(Instant, MicPrediction)> = (0..PREDICTIONS)
+    let received: Vec<(Instant, MicRecord)> = (0..PREDICTIONS)
         .map(|n| {
             predictions
                 .recv_timeout(Duration::from_secs(15))
@@ -312,8 +313,8 @@ fn listen_with_musicnn(logs: &LogCapture, server: &TestMic, feed: &Path) {
             model,
             &shutdown,
             StartPolicy::FailFast,
-            &mut |prediction| {
-                let _ = predictions_tx.send((Instant::now(), prediction));
+            &mut |heard| {
+                let _ = predictions_tx.send((Instant::now(), MicRecord::from(&heard)));
             },
         )
     });
@@ -323,7 +324,7 @@ fn listen_with_musicnn(logs: &LogCapture, server: &TestMic, feed: &Path) {
         Duration::from_secs(8),
     );
     let mut player = server.play(feed);
-    let received: Vec<(Instant, MicPrediction)> = (0..MUSICNN_PREDICTIONS)
+    let received: Vec<(Instant, MicRecord)> = (0..MUSICNN_PREDICTIONS)
         .map(|n| {
             predictions
                 .recv_timeout(Duration::from_secs(15))
@@ -478,7 +479,7 @@ fn genred_features(files: &[PathBuf]) -> Vec<[f64; N_FEATURES]> {
 }
 
 /// Anything left in the channel after shutdown must still be a well-formed prediction.
-fn assert_no_more_errors(predictions: &Receiver<(Instant, MicPrediction)>) {
+fn assert_no_more_errors(predictions: &Receiver<(Instant, MicRecord)>) {
     loop {
         match predictions.recv_timeout(Duration::ZERO) {
             Ok((_, prediction)) => assert_eq!(prediction.source, "mic"),

@@ -12,13 +12,12 @@ use crate::audio::{AudioError, DecodeLimits, Decoder};
 use crate::features::FeatureError;
 use crate::frontend::FrontEndError;
 use crate::model::{GenreModel, ModelError};
-use crate::record::{FileReport, Provenance, Tags, WindowPrediction};
+use crate::record::{FileReport, FileVerdict, Provenance, Tags, WindowPrediction, WindowVerdict};
 use crate::window::WindowSpec;
 
 use super::aggregate::{FileWindows, NoMusic};
 use super::engine::{Analyzer, EngineSettings, WindowError};
 use super::schedule::Ending;
-use super::verdict::{FileVerdict, WindowVerdict};
 
 /// Why a file's audio got no genre.
 #[derive(Debug, thiserror::Error)]

@@ -22,8 +22,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::record::{display_path, Provenance};
-use crate::sources::folder::{RecordedVersion, SeenFiles};
+use crate::record::{display_path, Provenance, RecordedVersion, SeenFiles};
 
 /// The results file could not be opened, read or appended to, or a record
 /// could not be put into JSON.

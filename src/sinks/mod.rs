@@ -30,6 +30,7 @@ use tracing::{debug, error, info, warn};
 use crate::analysis::AnalysisError;
 use crate::record::{
     self, display_path, FileJob, FileReport, MicVerdict, Probabilities, StreamVerdict, Tags,
+    WithPath,
 };
 use crate::web::{Hub, RecordKind};
 use actions::{check_unchanged, genre_folder, ActionError, Placement, Staged};
@@ -50,7 +51,7 @@ pub enum SinkMessage {
     /// A drop-folder file, classified or not.
     File {
         job: FileJob,
-        outcome: Result<FileReport, AnalysisError>,
+        outcome: Result<FileReport, WithPath<AnalysisError>>,
     },
     /// A judged window of the microphone.
     Mic(MicVerdict),
@@ -418,7 +419,7 @@ impl Sink {
                 outcome: Err(failure),
             } => {
                 let path = display_path(&job.path);
-                if !failure.is_bad_input() {
+                if !failure.error.is_bad_input() {
                     warn!(%path, "not classified: {failure}; left where it is, tried again at the next start");
                     return None;
                 }
@@ -496,7 +497,7 @@ impl Sink {
                 action,
             }),
             Err(failure) => {
-                let final_failure = failure.is_bad_input();
+                let final_failure = failure.error.is_bad_input();
                 self.results.append(&FileFailureRecord {
                     time,
                     source: "file",
@@ -727,12 +728,11 @@ mod tests {
         let mut sink = scene.sink(Placement::Move)?;
         let job = scene.drop_file(OsStr::new("locked.wav"), b"RIFF")?;
         let failure = AudioError::Io {
-            path: job.path.clone(),
             cause: io::Error::from(io::ErrorKind::PermissionDenied),
         };
         sink.record(SinkMessage::File {
             job: job.clone(),
-            outcome: Err(failure.into()),
+            outcome: Err(WithPath::new(&job.path, AnalysisError::Audio(failure))),
         });
         assert_eq!(fs::read(&job.path)?, b"RIFF", "not rejected");
         assert!(!scene.path("rejected").exists());
@@ -760,10 +760,10 @@ mod tests {
         let bad = scene.drop_file(OsStr::from_bytes(b"bad\xff.wav"), b"noise")?;
         sink.record(SinkMessage::File {
             job: bad.clone(),
-            outcome: Err(AudioError::UnsupportedFormat {
-                path: bad.path.clone(),
-            }
-            .into()),
+            outcome: Err(WithPath::new(
+                &bad.path,
+                AnalysisError::Audio(AudioError::UnsupportedFormat),
+            )),
         });
         let records = scene.records()?;
         assert_eq!(records.len(), 2);

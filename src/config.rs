@@ -20,6 +20,7 @@ use crate::window::{WindowKeys, WindowSpec};
 
 pub use crate::model::ModelConfig;
 pub use crate::settings::{check_count, check_seconds, InvalidSetting};
+pub use crate::sinks::results::ResultsConfig;
 pub use crate::sources::folder::{FileAction, FolderConfig};
 
 /// The environment variable that names the config file when `--config` is absent.
@@ -87,22 +88,6 @@ pub fn check_workers(key: &'static str, count: usize) -> Result<(), InvalidSetti
             "must be at most {most} ({MAX_WORKERS_PER_CORE} per CPU core, {cores} here), got {count}"
         ),
     ))
-}
-
-/// The `[results]` section.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ResultsConfig {
-    /// The JSON Lines file every result and failure is appended to.
-    pub path: PathBuf,
-}
-
-impl Default for ResultsConfig {
-    fn default() -> Self {
-        Self {
-            path: PathBuf::from("results.jsonl"),
-        }
-    }
 }
 
 /// The `[log]` section.
@@ -337,9 +322,7 @@ impl Config {
         check_workers("workers.count", self.workers.count)?;
         self.folder.validate()?;
         self.model.validate()?;
-        if self.results.path.as_os_str().is_empty() {
-            return Err(InvalidSetting::new("results.path", "must name a file"));
-        }
+        self.results.validate()?;
         if !is_log_filter(&self.log.level) {
             return Err(InvalidSetting::new(
                 "log.level",

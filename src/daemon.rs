@@ -29,13 +29,14 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{debug, error, info, warn};
 
 use crate::analysis::{self, FileAnalyzer};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, FileAction, FolderConfig};
 use crate::model::{GenreModel, ModelError};
-use crate::record::{display_path, FileIdentity};
+use crate::record::{display_path, FileIdentity, FileJob};
+use crate::sinks::actions::Placement;
 use crate::sinks::results::{ResultsError, ResultsFile};
 use crate::sinks::{FileActions, Sink, SinkMessage};
 use crate::sources::folder::{
-    resolve_path, DropFolders, FileJob, FolderError, FolderSettings, FolderWatcher,
+    resolve_path, DropFolders, FolderError, FolderSettings, FolderWatcher,
 };
 use crate::sources::mic::{self, MicError, StartPolicy};
 use crate::web::{About, Hub, LiveView, MicAbout, WebError};
@@ -308,14 +309,14 @@ impl Services {
             );
             info!(device = %mic_config.device, "listening to the microphone");
             services.spawn(MICROPHONE, move || {
-                let mut emit = |prediction| {
-                    let _ = results.send(SinkMessage::Mic(prediction));
+                let mut emit = |heard| {
+                    let _ = results.send(SinkMessage::Mic(heard));
                 };
                 mic::run(&mic_config, model, &shutdown, policy, &mut emit).map_err(DaemonError::Mic)
             })?;
         }
         drop(messages);
-        let mut sink = Sink::new(results, FileActions::from_config(folder));
+        let mut sink = Sink::new(results, file_actions(folder));
         if let Some((hub, view)) = live_view {
             sink = sink.with_live_view(hub);
             let shutdown = shutdown_signal.clone();
@@ -450,6 +451,20 @@ fn folder_settings(config: &Config, results_path: &Path) -> FolderSettings {
         settle: folder.settle(),
         excluded_dirs,
         excluded_files: vec![results_path.to_owned()],
+    }
+}
+
+/// What the sink does with the folder's files, as the `[folder]` section says; the folders
+/// made absolute, so that records say where files went whatever the working directory.
+fn file_actions(folder: &FolderConfig) -> FileActions {
+    let placement = match folder.action {
+        FileAction::None => None,
+        FileAction::Move => Some(Placement::Move),
+        FileAction::Copy => Some(Placement::Copy),
+    };
+    FileActions {
+        sort: folder.target.as_deref().map(resolve_path).zip(placement),
+        rejected: folder.rejected.as_deref().map(resolve_path),
     }
 }
 

@@ -11,6 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use genred::audio::{self, AudioError, Clip, LoadOptions};
+use genred::record::WithPath;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/audio");
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
@@ -47,7 +48,7 @@ fn load(path: &Path, options: LoadOptions) -> Clip {
     }
 }
 
-fn load_error(path: &Path) -> AudioError {
+fn load_error(path: &Path) -> WithPath<AudioError> {
     match audio::load(path, WHOLE_FILE) {
         Ok(clip) => panic!(
             "{} loaded ({} samples) but must fail",
@@ -443,12 +444,12 @@ fn wav_header(data_len: u32) -> Vec<u8> {
 fn kind(error: &AudioError) -> &'static str {
     match error {
         AudioError::Io { .. } => "Io",
-        AudioError::EmptyFile { .. } => "EmptyFile",
-        AudioError::UnsupportedFormat { .. } => "UnsupportedFormat",
+        AudioError::EmptyFile => "EmptyFile",
+        AudioError::UnsupportedFormat => "UnsupportedFormat",
         AudioError::Corrupt { .. } => "Corrupt",
-        AudioError::NoAudioTrack { .. } => "NoAudioTrack",
+        AudioError::NoAudioTrack => "NoAudioTrack",
         AudioError::UnsupportedCodec { .. } => "UnsupportedCodec",
-        AudioError::NoSamples { .. } => "NoSamples",
+        AudioError::NoSamples => "NoSamples",
         AudioError::SampleRate { .. } => "SampleRate",
         AudioError::TooLong { .. } => "TooLong",
         AudioError::NonFinite { .. } => "NonFinite",
@@ -541,7 +542,7 @@ fn each_kind_of_bad_input_gets_its_own_clear_error() {
         write(&path, &bytes);
         let error = load_error(&path);
         let message = error.to_string();
-        assert_eq!(kind(&error), expected_kind, "{name}: {message}");
+        assert_eq!(kind(&error.error), expected_kind, "{name}: {message}");
         assert!(
             message.starts_with(&format!("{}: ", path.display())),
             "{name}: the message must start with the path: {message}"
@@ -556,7 +557,7 @@ fn missing_files_and_folders_are_read_errors() {
     let dir = temp_dir();
     for path in [dir.path().join("not there.wav"), dir.path().to_owned()] {
         let error = load_error(&path);
-        assert_eq!(kind(&error), "Io", "{}: {error}", path.display());
+        assert_eq!(kind(&error.error), "Io", "{}: {error}", path.display());
         assert!(error.to_string().starts_with(&path.display().to_string()));
     }
 }

@@ -13,7 +13,7 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,12 +24,12 @@ use genred::audio::wav::write_new_wav;
 use genred::audio::{load, LoadOptions};
 use genred::features::{Features, N_FEATURES, SAMPLE_RATE};
 use genred::model::{Classifier, GenreModel};
-use genred::sources::mic::{self, MicConfig, MicError, MicPrediction, StartPolicy};
+use genred::sinks::MicRecord;
+use genred::sources::mic::{self, MicConfig, MicError, StartPolicy};
 use genred::window::WindowSpec;
 
-use common::{feature_table, output_within, shared, GENRED, MODEL};
+use common::{feature_table, output_within, shared, TestMic, GENRED, MODEL};
 
-const HARNESS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/testmic");
 const CLASSICAL_CLIP: &str = "fixtures/gtzan-audio/classical.00000.wav";
 const MUSICNN_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/musicnn-genre-10.onnx");
 
@@ -106,8 +106,8 @@ fn live_microphone_end_to_end() {
                 model,
                 &shutdown,
                 StartPolicy::Retry,
-                &mut |prediction| {
-                    let _ = predictions_tx.send((Instant::now(), prediction));
+                &mut |heard| {
+                    let _ = predictions_tx.send((Instant::now(), MicRecord::from(&heard)));
                 },
             )
         })
@@ -127,7 +127,7 @@ fn live_microphone_end_to_end() {
     );
     let mut player = server.play(&feed);
 
-    let received: Vec<(Instant, MicPrediction)> = (0..PREDICTIONS)
+    let received: Vec<(Instant, MicRecord)> = (0..PREDICTIONS)
         .map(|n| {
             predictions
                 .recv_timeout(Duration::from_secs(15))
@@ -312,8 +312,8 @@ fn listen_with_musicnn(logs: &LogCapture, server: &TestMic, feed: &Path) {
             model,
             &shutdown,
             StartPolicy::FailFast,
-            &mut |prediction| {
-                let _ = predictions_tx.send((Instant::now(), prediction));
+            &mut |heard| {
+                let _ = predictions_tx.send((Instant::now(), MicRecord::from(&heard)));
             },
         )
     });
@@ -322,16 +322,15 @@ fn listen_with_musicnn(logs: &LogCapture, server: &TestMic, feed: &Path) {
         started,
         Duration::from_secs(8),
     );
-    let mut player = server.play(feed);
-    let received: Vec<(Instant, MicPrediction)> = (0..MUSICNN_PREDICTIONS)
+    let player = server.play(feed);
+    let received: Vec<(Instant, MicRecord)> = (0..MUSICNN_PREDICTIONS)
         .map(|n| {
             predictions
                 .recv_timeout(Duration::from_secs(15))
                 .unwrap_or_else(|error| panic!("musicnn prediction {n}: {error}"))
         })
         .collect();
-    let _ = player.kill();
-    let _ = player.wait();
+    drop(player);
     drop(stop);
     let result = worker.join().expect("mic thread does not panic");
     assert!(result.is_ok(), "{result:?}");
@@ -421,9 +420,7 @@ fn genred_devices_lists_the_test_microphone_as_default() {
     let state = tempfile::tempdir().expect("temp dir");
     let server = TestMic::start(state.path());
     let output = output_within(
-        Command::new(GENRED)
-            .arg("devices")
-            .envs(server.env.iter().map(|(k, v)| (k, v))),
+        Command::new(GENRED).arg("devices").envs(server.env_refs()),
         Duration::from_secs(20),
     );
     assert!(output.status.success(), "{output:?}");
@@ -478,7 +475,7 @@ fn genred_features(files: &[PathBuf]) -> Vec<[f64; N_FEATURES]> {
 }
 
 /// Anything left in the channel after shutdown must still be a well-formed prediction.
-fn assert_no_more_errors(predictions: &Receiver<(Instant, MicPrediction)>) {
+fn assert_no_more_errors(predictions: &Receiver<(Instant, MicRecord)>) {
     loop {
         match predictions.recv_timeout(Duration::ZERO) {
             Ok((_, prediction)) => assert_eq!(prediction.source, "mic"),
@@ -529,94 +526,6 @@ fn clock_ticks_per_second() -> f64 {
         .trim()
         .parse()
         .expect("CLK_TCK is a number")
-}
-
-/// The project's copy of the test microphone harness: a PulseAudio server in
-/// its own state folder. Its environment is exported to this process (cpal's
-/// ALSA pulse plugin reads it) and to `paplay`. Stopped on drop.
-struct TestMic {
-    dir: PathBuf,
-    env: Vec<(String, String)>,
-}
-
-impl TestMic {
-    fn start(dir: &Path) -> Self {
-        fs::create_dir_all(dir).expect("state dir");
-        let env_file = dir.join("env");
-        let status = Command::new("bash")
-            .arg("-c")
-            .arg(r#"source "$1/start-testmic.sh" "$2" && printf '%s\n' "$XDG_RUNTIME_DIR" "$PULSE_SERVER" "$PULSE_COOKIE" > "$3""#)
-            .args(["start-testmic", HARNESS])
-            .arg(dir)
-            .arg(&env_file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("bash runs");
-        assert!(
-            status.success(),
-            "start-testmic.sh failed (is pulseaudio installed?)"
-        );
-        let exported = fs::read_to_string(&env_file).expect("harness env");
-        let env = Self::environment(dir);
-        let expected: Vec<&str> = env.iter().map(|(_, value)| value.as_str()).collect();
-        assert_eq!(exported.lines().collect::<Vec<_>>(), expected);
-        Self {
-            dir: dir.to_owned(),
-            env,
-        }
-    }
-
-    /// What start-testmic.sh exports for a server in `dir`: known before it starts.
-    fn environment(dir: &Path) -> Vec<(String, String)> {
-        let dir = dir.display();
-        vec![
-            ("XDG_RUNTIME_DIR".to_owned(), format!("{dir}/run")),
-            (
-                "PULSE_SERVER".to_owned(),
-                format!("unix:{dir}/run/pulse/native"),
-            ),
-            ("PULSE_COOKIE".to_owned(), format!("{dir}/cookie")),
-        ]
-    }
-
-    fn play(&self, wav: &Path) -> Child {
-        Command::new("paplay")
-            .args(["-d", "testmic"])
-            .arg(wav)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .spawn()
-            .expect("paplay runs")
-    }
-
-    /// Sends `signal` (STOP, CONT) to the PulseAudio server.
-    fn signal(&self, signal: &str) {
-        let pid_file = self.dir.join("run/pulse/pid");
-        let pid = fs::read_to_string(&pid_file).expect("pulseaudio pid file");
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(pid.trim())
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{signal} {pid}");
-    }
-
-    fn stop(&self) {
-        let status = Command::new(Path::new(HARNESS).join("stop-testmic.sh"))
-            .arg(&self.dir)
-            .status()
-            .expect("stop-testmic.sh runs");
-        assert!(status.success());
-    }
-}
-
-impl Drop for TestMic {
-    fn drop(&mut self) {
-        let _ = Command::new(Path::new(HARNESS).join("stop-testmic.sh"))
-            .arg(&self.dir)
-            .status();
-    }
 }
 
 /// Collects the log lines with the moment each was written.

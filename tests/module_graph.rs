@@ -1,6 +1,7 @@
 //! The library's modules form a DAG (`record` ← `model` ← `analysis` ← `sources`/`sinks` ←
 //! `config` ← `daemon`): this fails, naming the cycle, when a change makes one module of
-//! `src/` use another that already uses it, however indirectly.
+//! `src/` use another that already uses it, however indirectly; and, naming the path, when
+//! the sources come to depend on the sinks or the sinks on the sources.
 //!
 //! A module's dependencies are the `crate::<module>` paths written in its files, tests
 //! included; `cli/` and `main.rs` (the binary, on top of everything) are left out.
@@ -13,6 +14,11 @@ const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
 
 /// Modules that must depend on no other module of genred's.
 const LEAVES: [&str; 2] = ["record", "settings"];
+
+/// Modules that must not depend on each other, directly or through others: the sources
+/// and the sinks meet only in the vocabulary below them (`record`) and in the daemon above,
+/// which wires one to the other.
+const APART: [(&str, &str); 1] = [("sources", "sinks")];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
@@ -30,13 +36,44 @@ fn the_modules_of_src_form_a_dag() {
 }
 
 #[test]
+fn the_sources_and_the_sinks_do_not_depend_on_each_other() {
+    let graph = module_graph();
+    for (one, other) in APART {
+        for (from, to) in [(one, other), (other, one)] {
+            assert!(graph.contains_key(from), "no module {from} in {graph:?}");
+            if let Some(path) = find_path(&graph, from, to) {
+                panic!(
+                    "{from} must not depend on {to}, but does: {}",
+                    path.join(" -> ")
+                );
+            }
+        }
+    }
+}
+
+fn edge(graph: &mut Graph, from: &str, to: &str) {
+    graph
+        .entry(from.to_owned())
+        .or_default()
+        .insert(to.to_owned());
+}
+
+#[test]
+fn a_dependency_through_others_is_found_and_named() {
+    let mut graph = Graph::new();
+    edge(&mut graph, "a", "b");
+    edge(&mut graph, "b", "c");
+    edge(&mut graph, "d", "c");
+    assert_eq!(find_path(&graph, "c", "a"), None);
+    assert_eq!(find_path(&graph, "a", "d"), None);
+    assert_eq!(
+        find_path(&graph, "a", "c"),
+        Some(vec!["a".into(), "b".into(), "c".into()])
+    );
+}
+
+#[test]
 fn a_cycle_is_found_and_named() {
-    let edge = |graph: &mut Graph, from: &str, to: &str| {
-        graph
-            .entry(from.to_owned())
-            .or_default()
-            .insert(to.to_owned());
-    };
     let mut graph = Graph::new();
     edge(&mut graph, "a", "b");
     edge(&mut graph, "b", "c");
@@ -88,6 +125,33 @@ fn collect_rust_files(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
             files.push(path);
         }
     }
+}
+
+/// A path of dependencies from `from` to `to` (`from -> ... -> to`), if there is one.
+fn find_path(graph: &Graph, from: &str, to: &str) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        to: &str,
+        graph: &Graph,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> bool {
+        path.push(node.to_owned());
+        if node == to {
+            return true;
+        }
+        if done.insert(node.to_owned()) {
+            for next in graph.get(node).into_iter().flatten() {
+                if visit(next, to, graph, path, done) {
+                    return true;
+                }
+            }
+        }
+        path.pop();
+        false
+    }
+    let mut path = Vec::new();
+    visit(from, to, graph, &mut path, &mut BTreeSet::new()).then_some(path)
 }
 
 /// A cycle in `graph` as the path that closes it (`a -> b -> a`), if there is one.

@@ -26,7 +26,6 @@ use crossbeam_channel::{Receiver, Sender};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-const TESTMIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/testmic");
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM_FLAGS: [&str; 6] = [
@@ -77,7 +76,7 @@ fn the_live_view_shows_the_microphone_and_the_drop_folder_as_they_are_written() 
         "{}",
         daemon.log()
     );
-    let _player = mic.play(&format!("{FIXTURES}/{}", BLUES[0]));
+    let _player = mic.play(&Path::new(FIXTURES).join(BLUES[0]));
     let results = ResultsTail::follow(&home.path("results.jsonl"));
 
     // Served from the binary: the page and its two files, and nothing else writable.
@@ -615,78 +614,4 @@ async fn wait_for_text(browser: &Client, css: &str) -> String {
         .await
         .unwrap_or_else(|err| panic!("{css}: {err}"));
     element.text().await.unwrap()
-}
-
-// ---- the test microphone ----
-
-/// A PulseAudio server whose default source is the monitor of the null sink
-/// `testmic` (tests/testmic/start-testmic.sh), stopped with the test.
-struct TestMic {
-    dir: PathBuf,
-    env: Vec<(String, String)>,
-}
-
-impl TestMic {
-    fn start(dir: &Path) -> Self {
-        fs::create_dir_all(dir).unwrap();
-        let status = Command::new("bash")
-            .arg("-c")
-            .arg(r#"source "$1/start-testmic.sh" "$2""#)
-            .args(["start-testmic", TESTMIC])
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "start-testmic.sh failed (is pulseaudio installed?)"
-        );
-        let dir = dir.to_owned();
-        let shown = dir.display();
-        let env = vec![
-            ("XDG_RUNTIME_DIR".to_owned(), format!("{shown}/run")),
-            (
-                "PULSE_SERVER".to_owned(),
-                format!("unix:{shown}/run/pulse/native"),
-            ),
-            ("PULSE_COOKIE".to_owned(), format!("{shown}/cookie")),
-        ];
-        Self { dir, env }
-    }
-
-    fn env_refs(&self) -> Vec<(&str, &str)> {
-        self.env
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect()
-    }
-
-    /// Plays a file into the sink; the returned player is killed when dropped.
-    fn play(&self, wav: &str) -> Player {
-        let child = Command::new("paplay")
-            .args(["-d", "testmic", wav])
-            .envs(self.env_refs())
-            .spawn()
-            .unwrap();
-        Player(child)
-    }
-}
-
-impl Drop for TestMic {
-    fn drop(&mut self) {
-        let _ = Command::new(Path::new(TESTMIC).join("stop-testmic.sh"))
-            .arg(&self.dir)
-            .status();
-    }
-}
-
-struct Player(Child);
-
-impl Drop for Player {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -4,10 +4,9 @@
 
 use std::collections::VecDeque;
 
-use crate::record::{Probabilities, Timings};
+use crate::record::{FileVerdict, Judgement, Probabilities, StreamVerdict, Timings, WindowVerdict};
 
 use super::engine::{mean_of, StreamLevel};
-use super::verdict::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
 
 /// Why a file's windows give no verdict.
 #[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]

@@ -8,12 +8,10 @@ use std::time::Instant;
 use crate::audio::resample::{ResampleError, StreamResampler};
 use crate::frontend::{FrontEnd, FrontEndError, Span, WindowAudio};
 use crate::model::ModelError;
-use crate::record::{Probabilities, TagScores, Timings};
+use crate::record::{Judgement, Probabilities, TagScores, TagVocabulary, Timings, WindowVerdict};
 
 use super::model::{UnitModel, UnitOutput};
 use super::schedule::{Ending, Schedule};
-use super::verdict::{Judgement, WindowVerdict};
-use crate::record::TagVocabulary;
 
 /// Where windows lie and when a window is silence, in seconds and RMS.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -4,7 +4,7 @@
 //! file gets the same answer however it arrives.
 
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use crate::audio::resample::ResampleError;
@@ -12,13 +12,14 @@ use crate::audio::{AudioError, DecodeLimits, Decoder};
 use crate::features::FeatureError;
 use crate::frontend::FrontEndError;
 use crate::model::{GenreModel, ModelError};
-use crate::record::{FileReport, Provenance, Tags, WindowPrediction};
+use crate::record::{
+    FileReport, FileVerdict, Provenance, Tags, WindowPrediction, WindowVerdict, WithPath,
+};
 use crate::window::WindowSpec;
 
 use super::aggregate::{FileWindows, NoMusic};
 use super::engine::{Analyzer, EngineSettings, WindowError};
 use super::schedule::Ending;
-use super::verdict::{FileVerdict, WindowVerdict};
 
 /// Why a file's audio got no genre.
 #[derive(Debug, thiserror::Error)]
@@ -128,29 +129,28 @@ pub const SILENCE_RMS: f32 = 1e-3;
 /// answers confidently about almost nothing.
 pub const MIN_DURATION_S: f64 = 3.0;
 
-/// Why a file got no genre.
+/// Why a file got no genre; the file's path comes with it, once, as a [`WithPath`].
 #[derive(Debug, thiserror::Error)]
 pub enum AnalysisError {
     #[error(transparent)]
-    Audio(#[from] AudioError),
+    Audio(AudioError),
     #[error(
-        "{path}: too short: {duration_s:.2} s of audio, at least {MIN_DURATION_S} s are needed to judge a genre",
-        path = path.display()
+        "too short: {duration_s:.2} s of audio, at least {MIN_DURATION_S} s are needed to judge a genre"
     )]
-    TooShort { path: PathBuf, duration_s: f64 },
-    #[error("{path}: {cause}", path = path.display())]
-    Features { path: PathBuf, cause: FeatureError },
-    #[error("{path}: silent: no window is louder than {SILENCE_RMS} RMS (-60 dBFS)", path = path.display())]
-    Silent { path: PathBuf },
+    TooShort { duration_s: f64 },
+    #[error("{0}")]
+    Features(FeatureError),
+    #[error("silent: no window is louder than {SILENCE_RMS} RMS (-60 dBFS)")]
+    Silent,
     /// Sound is variation: a constant level (a DC offset, even at full scale)
     /// is as empty as silence, though its RMS is high.
-    #[error("{path}: no sound: the signal holds a constant level of {level:.3} (DC) and nothing else", path = path.display())]
-    ConstantLevel { path: PathBuf, level: f32 },
-    #[error("{path}: {cause}", path = path.display())]
-    Model { path: PathBuf, cause: ModelError },
+    #[error("no sound: the signal holds a constant level of {level:.3} (DC) and nothing else")]
+    ConstantLevel { level: f32 },
+    #[error("{0}")]
+    Model(ModelError),
     /// The engine could not judge a window (its front end or model broke a contract).
-    #[error("{path}: {cause}", path = path.display())]
-    Engine { path: PathBuf, cause: WindowError },
+    #[error("{0}")]
+    Engine(WindowError),
 }
 
 impl AnalysisError {
@@ -161,8 +161,8 @@ impl AnalysisError {
     /// audio. A file that ends too soon is at fault.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            AnalysisError::Model { .. } | AnalysisError::Engine { .. } => false,
-            AnalysisError::Audio(AudioError::Io { cause, .. }) => {
+            AnalysisError::Model(_) | AnalysisError::Engine(_) => false,
+            AnalysisError::Audio(AudioError::Io { cause }) => {
                 cause.kind() == std::io::ErrorKind::UnexpectedEof
             }
             _ => true,
@@ -201,13 +201,14 @@ impl FileAnalyzer {
     /// spec's `max_duration_s`), judges each window as the audio arrives and averages the
     /// probabilities of the windows that hold sound. Memory stays that of one window, however
     /// long the file.
-    pub fn classify(&mut self, path: &Path) -> Result<FileReport, AnalysisError> {
+    pub fn classify(&mut self, path: &Path) -> Result<FileReport, WithPath<AnalysisError>> {
         let limits = DecodeLimits {
             keep_s: None,
             cap_s: Some(self.windows.max_duration_s),
         };
         let started = Instant::now();
-        let mut decoder = Decoder::open(path, limits)?;
+        let audio = |error: WithPath<AudioError>| error.map(AnalysisError::Audio);
+        let mut decoder = Decoder::open(path, limits).map_err(audio)?;
         let mut decode_ms = elapsed_ms(started);
         // The engine resamples once, from the file's rate to its front end's.
         let mut file = FileAnalysis::begin(
@@ -216,22 +217,19 @@ impl FileAnalyzer {
             decoder.stated_frames(),
         )
         .map_err(|cause| {
-            AnalysisError::Audio(AudioError::SampleRate {
-                path: path.to_owned(),
-                cause,
-            })
+            WithPath::new(path, AnalysisError::Audio(AudioError::SampleRate { cause }))
         })?;
         loop {
             // Only the decoder's own time: pushing a block runs the engine, which keeps its own.
             let started = Instant::now();
-            let block = decoder.next_block()?;
+            let block = decoder.next_block().map_err(audio)?;
             decode_ms += elapsed_ms(started);
             let Some(block) = block else { break };
             file.push(block);
         }
         let verdict = file
             .finish(decoder.duration_s(), decode_ms)
-            .map_err(|error| AnalysisError::of_file(path, error))?;
+            .map_err(|error| WithPath::new(path, AnalysisError::from(error)))?;
         let probabilities = verdict.judgement.probabilities;
         let tags = Tags(verdict.judgement.tags);
         let (genre, confidence) = probabilities
@@ -264,25 +262,20 @@ impl FileAnalyzer {
     }
 }
 
-impl AnalysisError {
-    /// The engine's reason why the file at `path` got no verdict.
-    fn of_file(path: &Path, error: FileAnalysisError) -> Self {
-        let path = path.to_owned();
+impl From<FileAnalysisError> for AnalysisError {
+    /// The engine's reason why a file got no verdict.
+    fn from(error: FileAnalysisError) -> Self {
         match error {
-            FileAnalysisError::TooShort { duration_s } => {
-                AnalysisError::TooShort { path, duration_s }
-            }
-            FileAnalysisError::NoMusic(NoMusic::Silent) => AnalysisError::Silent { path },
+            FileAnalysisError::TooShort { duration_s } => AnalysisError::TooShort { duration_s },
+            FileAnalysisError::NoMusic(NoMusic::Silent) => AnalysisError::Silent,
             FileAnalysisError::NoMusic(NoMusic::ConstantLevel { level }) => {
-                AnalysisError::ConstantLevel { path, level }
+                AnalysisError::ConstantLevel { level }
             }
             FileAnalysisError::Window(WindowError::FrontEnd(FrontEndError::Features(cause))) => {
-                AnalysisError::Features { path, cause }
+                AnalysisError::Features(cause)
             }
-            FileAnalysisError::Window(WindowError::Model(cause)) => {
-                AnalysisError::Model { path, cause }
-            }
-            FileAnalysisError::Window(cause) => AnalysisError::Engine { path, cause },
+            FileAnalysisError::Window(WindowError::Model(cause)) => AnalysisError::Model(cause),
+            FileAnalysisError::Window(cause) => AnalysisError::Engine(cause),
         }
     }
 }

@@ -17,12 +17,14 @@ mod engine;
 mod file;
 mod model;
 mod schedule;
-mod verdict;
 
 use crate::model::GenreModel;
 use crate::record::{AnalysisRules, Provenance};
 use crate::window::WindowSpec;
 
+/// The engine's verdicts are [`record`](crate::record) vocabulary, shared with the sources and
+/// sinks; they are named here too, beside the engine that reaches them.
+pub use crate::record::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
 pub use aggregate::{FileWindows, NoMusic, StreamSmoother};
 pub use engine::{Analyzer, Engine, EngineSettings, StreamLevel, WindowError, WindowOutcome};
 pub use file::{
@@ -30,7 +32,6 @@ pub use file::{
 };
 pub use model::{UnitModel, UnitOutput};
 pub use schedule::{Ending, Schedule};
-pub use verdict::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
 
 /// genred's analysis version, recorded with every verdict ([`AnalysisRules::version`]).
 /// Raise it with any change to windowing, aggregation or a front end that can change a

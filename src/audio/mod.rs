@@ -43,6 +43,7 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 pub use crate::features::SAMPLE_RATE;
+use crate::record::WithPath;
 pub use resample::{resample, ResampleError, StreamResampler};
 
 /// File extensions (lowercase) that genred treats as audio when it scans folders. The
@@ -98,51 +99,41 @@ pub struct Clip {
     pub duration_s: f64,
 }
 
-/// Why a file could not be loaded. Every message starts with the file's path.
+/// Why a file could not be loaded; the file's path comes with it, once, as a
+/// [`WithPath`], whose message starts with it.
 #[derive(Debug, thiserror::Error)]
 pub enum AudioError {
-    #[error("{}: cannot read the file: {cause}", path.display())]
-    Io { path: PathBuf, cause: io::Error },
-    #[error("{}: the file is empty", path.display())]
-    EmptyFile { path: PathBuf },
-    #[error(
-        "{}: not a supported audio format (genred reads WAV, FLAC, MP3, Ogg Vorbis and AU)",
-        path.display()
-    )]
-    UnsupportedFormat { path: PathBuf },
-    #[error("{}: corrupt or truncated audio: {reason}", path.display())]
-    Corrupt { path: PathBuf, reason: String },
-    #[error("{}: the file holds no audio track", path.display())]
-    NoAudioTrack { path: PathBuf },
-    #[error("{}: unsupported audio codec: {codec}", path.display())]
-    UnsupportedCodec { path: PathBuf, codec: String },
-    #[error("{}: the file holds no audio samples", path.display())]
-    NoSamples { path: PathBuf },
-    #[error("{}: {cause}", path.display())]
-    SampleRate { path: PathBuf, cause: ResampleError },
+    #[error("cannot read the file: {cause}")]
+    Io { cause: io::Error },
+    #[error("the file is empty")]
+    EmptyFile,
+    #[error("not a supported audio format (genred reads WAV, FLAC, MP3, Ogg Vorbis and AU)")]
+    UnsupportedFormat,
+    #[error("corrupt or truncated audio: {reason}")]
+    Corrupt { reason: String },
+    #[error("the file holds no audio track")]
+    NoAudioTrack,
+    #[error("unsupported audio codec: {codec}")]
+    UnsupportedCodec { codec: String },
+    #[error("the file holds no audio samples")]
+    NoSamples,
+    #[error("{cause}")]
+    SampleRate { cause: ResampleError },
     /// More audio than the cap of [`load_capped`] or [`DecodeLimits::cap_s`], which the
     /// daemon and `classify` take from `[window] max_duration_s`.
-    #[error("{}: longer than max_duration_s = {limit_s} s (decoding stopped there)", path.display())]
-    TooLong { path: PathBuf, limit_s: f64 },
+    #[error("longer than max_duration_s = {limit_s} s (decoding stopped there)")]
+    TooLong { limit_s: f64 },
+    #[error("sample {position} is not a number (NaN or infinity): the audio is corrupt")]
+    NonFinite { position: String },
     #[error(
-        "{}: sample {position} is not a number (NaN or infinity): the audio is corrupt",
-        path.display()
+        "sample {position} is {value:e}, over {MAX_SAMPLE_MAGNITUDE} times full scale: not audio"
     )]
-    NonFinite { path: PathBuf, position: String },
-    #[error(
-        "{}: sample {position} is {value:e}, over {MAX_SAMPLE_MAGNITUDE} times full scale: not audio",
-        path.display()
-    )]
-    OutOfRange {
-        path: PathBuf,
-        position: String,
-        value: f32,
-    },
+    OutOfRange { position: String, value: f32 },
 }
 
 /// Loads `path` as a mono clip at [`SAMPLE_RATE`] (or [`LoadOptions::sample_rate`]), with
 /// librosa 0.6.1's loading semantics.
-pub fn load(path: &Path, options: LoadOptions) -> Result<Clip, AudioError> {
+pub fn load(path: &Path, options: LoadOptions) -> Result<Clip, WithPath<AudioError>> {
     collect(Decoder::open(path, options.limits(None))?, options)
 }
 
@@ -153,7 +144,7 @@ pub fn load_capped(
     path: &Path,
     options: LoadOptions,
     max_length_s: f64,
-) -> Result<Clip, AudioError> {
+) -> Result<Clip, WithPath<AudioError>> {
     collect(
         Decoder::open(path, options.limits(Some(max_length_s)))?,
         options,
@@ -167,7 +158,7 @@ pub fn load_bytes(
     name: &Path,
     options: LoadOptions,
     max_length_s: Option<f64>,
-) -> Result<Clip, AudioError> {
+) -> Result<Clip, WithPath<AudioError>> {
     collect(
         Decoder::from_bytes(bytes, name, options.limits(max_length_s))?,
         options,
@@ -184,7 +175,7 @@ impl LoadOptions {
 }
 
 /// Every block of `decoder` as one clip, resampled (whole) to the rate `options` asks for.
-fn collect(mut decoder: Decoder<'_>, options: LoadOptions) -> Result<Clip, AudioError> {
+fn collect(mut decoder: Decoder<'_>, options: LoadOptions) -> Result<Clip, WithPath<AudioError>> {
     let reserved = decoder.length_hint().unwrap_or(0).min(MAX_RESERVED_FRAMES);
     let mut mono = Vec::with_capacity(reserved);
     while let Some(block) = decoder.next_block()? {
@@ -195,12 +186,8 @@ fn collect(mut decoder: Decoder<'_>, options: LoadOptions) -> Result<Clip, Audio
     let samples = if source_rate == rate {
         mono
     } else {
-        resample::try_resample(&mono, source_rate, rate).map_err(|cause| {
-            AudioError::SampleRate {
-                path: decoder.path.clone(),
-                cause,
-            }
-        })?
+        resample::try_resample(&mono, source_rate, rate)
+            .map_err(|cause| WithPath::new(&decoder.path, AudioError::SampleRate { cause }))?
     };
     Ok(Clip {
         samples,
@@ -292,12 +279,11 @@ enum Stream<'s> {
 impl Decoder<'static> {
     /// Opens the file at `path`: its container and codec are recognised by content and its
     /// headers read; the samples come with [`next_block`](Decoder::next_block).
-    pub fn open(path: &Path, limits: DecodeLimits) -> Result<Self, AudioError> {
-        let file = File::open(path).map_err(|cause| AudioError::Io {
-            path: path.to_owned(),
-            cause,
-        })?;
-        Decoder::of_source(Box::new(file), path, limits)
+    pub fn open(path: &Path, limits: DecodeLimits) -> Result<Self, WithPath<AudioError>> {
+        File::open(path)
+            .map_err(|cause| AudioError::Io { cause })
+            .and_then(|file| Decoder::of_source(Box::new(file), path, limits))
+            .map_err(|error| WithPath::new(path, error))
     }
 }
 
@@ -308,33 +294,30 @@ impl<'s> Decoder<'s> {
         bytes: &'s [u8],
         name: &Path,
         limits: DecodeLimits,
-    ) -> Result<Self, AudioError> {
+    ) -> Result<Self, WithPath<AudioError>> {
         Decoder::of_source(Box::new(Cursor::new(bytes)), name, limits)
+            .map_err(|error| WithPath::new(name, error))
     }
 
+    /// The decoder of `source`, the file at `path` (whose extension is the container hint).
     fn of_source(
         mut source: Box<dyn MediaSource + 's>,
         path: &Path,
         limits: DecodeLimits,
     ) -> Result<Self, AudioError> {
-        let io_error = |cause| AudioError::Io {
-            path: path.to_owned(),
-            cause,
-        };
+        let io_error = |cause| AudioError::Io { cause };
         let mut magic = Vec::with_capacity(au::MAGIC.len());
         (&mut source)
             .take(au::MAGIC.len() as u64)
             .read_to_end(&mut magic)
             .map_err(io_error)?;
         if magic.is_empty() {
-            return Err(AudioError::EmptyFile {
-                path: path.to_owned(),
-            });
+            return Err(AudioError::EmptyFile);
         }
         source.seek(SeekFrom::Start(0)).map_err(io_error)?;
         let (stream, rate, channels) = if magic == au::MAGIC {
             let mut reader = io::BufReader::new(source);
-            let header = au::read_header(&mut reader).map_err(|error| au_error(path, error))?;
+            let header = au::read_header(&mut reader).map_err(au_error)?;
             let channels = header.channels as usize;
             let rate = header.sample_rate;
             (
@@ -410,12 +393,13 @@ impl<'s> Decoder<'s> {
 
     /// The next block of mono samples at [`sample_rate`](Self::sample_rate), or `None` once
     /// the stream has ended whole.
-    pub fn next_block(&mut self) -> Result<Option<&[f32]>, AudioError> {
+    pub fn next_block(&mut self) -> Result<Option<&[f32]>, WithPath<AudioError>> {
         let more = if self.pending {
             self.pending = false;
             true
         } else {
-            self.decode_block()?
+            self.decode_block()
+                .map_err(|error| WithPath::new(&self.path, error))?
         };
         Ok(more.then_some(&self.block[..]))
     }
@@ -444,7 +428,7 @@ impl<'s> Decoder<'s> {
                 Stream::Au(samples) => {
                     let frames = samples
                         .read_block(room.min(AU_BLOCK_FRAMES), &mut self.planes)
-                        .map_err(|error| au_error(&self.path, error))?;
+                        .map_err(au_error)?;
                     frames > 0
                 }
                 Stream::Symphonia(stream) => {
@@ -452,7 +436,7 @@ impl<'s> Decoder<'s> {
                         frames: self.frames,
                         rate: self.rate,
                     };
-                    match stream.next_packet(&mut self.planes, &self.path, at)? {
+                    match stream.next_packet(&mut self.planes, at)? {
                         Some(packet_rate) => {
                             if self.rate.is_none() {
                                 self.rate = Some(packet_rate).filter(|&rate| rate > 0);
@@ -471,14 +455,13 @@ impl<'s> Decoder<'s> {
             // Again: the first packet may have brought the rate, and with it the limits.
             append_downmix(&self.planes, self.room(), &mut self.block);
         }
-        check_samples(&self.block, self.position(self.frames), &self.path)?;
+        check_samples(&self.block, self.position(self.frames))?;
         let frames = self.frames + self.block.len();
         if self
             .frame_limits
             .is_some_and(|limits| limits.exceeded_by(frames))
         {
             return Err(AudioError::TooLong {
-                path: self.path.clone(),
                 limit_s: self.limits.cap_s.unwrap_or(f64::INFINITY),
             });
         }
@@ -515,9 +498,7 @@ impl<'s> Decoder<'s> {
             return Err(self.corrupt("the stream declares no sample rate".to_owned()));
         }
         if self.frames == 0 {
-            return Err(AudioError::NoSamples {
-                path: self.path.clone(),
-            });
+            return Err(AudioError::NoSamples);
         }
         Ok(())
     }
@@ -530,16 +511,13 @@ impl<'s> Decoder<'s> {
     }
 
     fn corrupt(&self, reason: String) -> AudioError {
-        AudioError::Corrupt {
-            path: self.path.clone(),
-            reason,
-        }
+        AudioError::Corrupt { reason }
     }
 }
 
 /// The first sample of `block` that is not finite, or beyond [`MAX_SAMPLE_MAGNITUDE`], is an
 /// error; `start` is where the block begins in the audio.
-fn check_samples(block: &[f32], start: Position, path: &Path) -> Result<(), AudioError> {
+fn check_samples(block: &[f32], start: Position) -> Result<(), AudioError> {
     let Some((index, &value)) = block
         .iter()
         .enumerate()
@@ -552,15 +530,10 @@ fn check_samples(block: &[f32], start: Position, path: &Path) -> Result<(), Audi
         ..start
     }
     .to_string();
-    let path = path.to_owned();
     Err(if value.is_finite() {
-        AudioError::OutOfRange {
-            path,
-            position,
-            value,
-        }
+        AudioError::OutOfRange { position, value }
     } else {
-        AudioError::NonFinite { path, position }
+        AudioError::NonFinite { position }
     })
 }
 
@@ -580,16 +553,13 @@ impl std::fmt::Display for Position {
     }
 }
 
-fn au_error(path: &Path, error: au::AuError) -> AudioError {
-    let path = path.to_owned();
+fn au_error(error: au::AuError) -> AudioError {
     match error {
-        au::AuError::Io(cause) => AudioError::Io { path, cause },
+        au::AuError::Io(cause) => AudioError::Io { cause },
         au::AuError::UnsupportedEncoding(code) => AudioError::UnsupportedCodec {
-            path,
             codec: format!("AU encoding {code}"),
         },
         other => AudioError::Corrupt {
-            path,
             reason: other.to_string(),
         },
     }
@@ -615,20 +585,15 @@ impl<'s> SymphoniaStream<'s> {
         path: &Path,
     ) -> Result<(Self, Option<u32>, usize), AudioError> {
         let format = open_container(source, path)?;
-        let track =
-            format
-                .default_track(TrackType::Audio)
-                .ok_or_else(|| AudioError::NoAudioTrack {
-                    path: path.to_owned(),
-                })?;
+        let track = format
+            .default_track(TrackType::Audio)
+            .ok_or(AudioError::NoAudioTrack)?;
         let track_id = track.id;
         let params = track
             .codec_params
             .as_ref()
             .and_then(|params| params.audio())
-            .ok_or_else(|| AudioError::NoAudioTrack {
-                path: path.to_owned(),
-            })?;
+            .ok_or(AudioError::NoAudioTrack)?;
         // One rule for every format: a stream that ends before its stated length was cut
         // short, and a stream that states none ends where the file ends. MPEG audio states an
         // exact length only in a Xing/Info tag, which a LAME tag (the encoder delay) proves
@@ -642,7 +607,6 @@ impl<'s> SymphoniaStream<'s> {
         let decoder = symphonia::default::get_codecs()
             .make_audio_decoder(params, &Default::default())
             .map_err(|_| AudioError::UnsupportedCodec {
-                path: path.to_owned(),
                 codec: codec_name(params.codec),
             })?;
         let rate = params.sample_rate;
@@ -665,13 +629,9 @@ impl<'s> SymphoniaStream<'s> {
     fn next_packet(
         &mut self,
         planes: &mut Vec<Vec<f32>>,
-        path: &Path,
         at: Position,
     ) -> Result<Option<u32>, AudioError> {
-        let corrupt = |reason: String| AudioError::Corrupt {
-            path: path.to_owned(),
-            reason,
-        };
+        let corrupt = |reason: String| AudioError::Corrupt { reason };
         loop {
             let packet = match self.format.next_packet() {
                 Ok(Some(packet)) => packet,
@@ -748,17 +708,11 @@ fn open_container<'s>(
             MetadataOptions::default(),
         )
         .map_err(|error| match error {
-            SymphoniaError::Unsupported(_) => AudioError::UnsupportedFormat {
-                path: path.to_owned(),
-            },
+            SymphoniaError::Unsupported(_) => AudioError::UnsupportedFormat,
             SymphoniaError::IoError(cause) if cause.kind() != io::ErrorKind::UnexpectedEof => {
-                AudioError::Io {
-                    path: path.to_owned(),
-                    cause,
-                }
+                AudioError::Io { cause }
             }
             other => AudioError::Corrupt {
-                path: path.to_owned(),
                 reason: format!("cannot open the stream: {other}"),
             },
         })
@@ -826,7 +780,7 @@ mod tests {
             .collect()
     }
 
-    fn load_wav(bytes: &[u8]) -> Result<Clip, AudioError> {
+    fn load_wav(bytes: &[u8]) -> Result<Clip, WithPath<AudioError>> {
         load_bytes(bytes, Path::new("test.wav"), LoadOptions::default(), None)
     }
 
@@ -849,7 +803,7 @@ mod tests {
             let error = load_wav(&pcm16_wav(data_size, &samples[..frames]))
                 .expect_err("a cut WAV must not load");
             assert!(
-                matches!(error, AudioError::Corrupt { .. }),
+                matches!(error.error, AudioError::Corrupt { .. }),
                 "{frames} frames: {error}"
             );
         }

@@ -259,10 +259,10 @@ mod tests {
     #[test]
     fn one_line_says_each_cause_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let unreadable = genred::audio::AudioError::Io {
-            path: "a.wav".into(),
-            cause: io,
-        };
+        let unreadable = genred::record::WithPath::new(
+            std::path::Path::new("a.wav"),
+            genred::audio::AudioError::Io { cause: io },
+        );
         let err = anyhow::Error::from(unreadable).context("reading input");
         assert_eq!(
             one_line(&err),

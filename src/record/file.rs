@@ -1,11 +1,13 @@
-//! A user's file: which version of it was seen ([`FileIdentity`]), and how its name is
-//! shown in a log line, a TSV row or a JSON record whatever bytes it holds.
+//! A user's file: which version of it was seen ([`FileIdentity`]) and handed to a worker
+//! ([`FileJob`]), which version a record says was classified ([`SeenFiles`]), and how its
+//! name is shown in a log line, a TSV row or a JSON record whatever bytes it holds.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs::Metadata;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -44,15 +46,38 @@ impl FileIdentity {
             changed: ctime(metadata),
         }
     }
+}
 
-    /// Whether `other` has the same content version as far as a record kept
-    /// across restarts can tell: size and modification time. (Device, inode and
-    /// ctime change when a file is copied back or restored from a backup with
-    /// its times kept, which is not new content.)
-    pub fn same_recorded_version(&self, size: u64, modified: Option<SystemTime>) -> bool {
-        self.size == size && self.modified == modified
+/// A complete file for the workers, handed on with its verdict to the sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileJob {
+    pub path: PathBuf,
+    /// The file as it was when it was found complete.
+    pub identity: FileIdentity,
+}
+
+/// What a results record says about the version of a file it classified: what of its
+/// [`FileIdentity`] a record kept across restarts can tell, size and modification time.
+/// (Device, inode and ctime change when a file is copied back or restored from a backup
+/// with its times kept, which is not new content.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedVersion {
+    pub size: u64,
+    pub modified: Option<SystemTime>,
+}
+
+impl From<&FileIdentity> for RecordedVersion {
+    fn from(identity: &FileIdentity) -> Self {
+        Self {
+            size: identity.size,
+            modified: identity.modified,
+        }
     }
 }
+
+/// The files that already have a result, by path: read by the results sink from its file
+/// at start, so that the folder source does not classify unchanged files again.
+pub type SeenFiles = HashMap<PathBuf, RecordedVersion>;
 
 fn ctime(metadata: &Metadata) -> Option<SystemTime> {
     let seconds = u64::try_from(metadata.ctime()).ok()?;

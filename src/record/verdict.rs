@@ -165,9 +165,14 @@ pub struct AnalysisRules {
     pub max_patches: usize,
 }
 
-/// The current time as a record's `time`: RFC 3339, UTC, milliseconds.
+/// A record's `time`: RFC 3339, UTC, milliseconds.
+pub fn rfc3339(time: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+/// The current time as a record's `time`.
 pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+    rfc3339(std::time::SystemTime::now())
 }
 
 #[cfg(test)]

@@ -28,9 +28,10 @@ use serde::Serialize;
 use tracing::{debug, error, info, warn};
 
 use crate::analysis::AnalysisError;
-use crate::record::{self, display_path, FileReport};
-use crate::sources::folder::{resolve_path, FileAction, FileJob, FolderConfig};
-use crate::sources::mic::MicPrediction;
+use crate::record::{
+    self, display_path, FileJob, FileReport, MicVerdict, Probabilities, StreamVerdict, Tags,
+    WithPath,
+};
 use crate::web::{Hub, RecordKind};
 use actions::{check_unchanged, genre_folder, ActionError, Placement, Staged};
 use results::{format_mtime, ResultsError, ResultsFile};
@@ -50,10 +51,10 @@ pub enum SinkMessage {
     /// A drop-folder file, classified or not.
     File {
         job: FileJob,
-        outcome: Result<FileReport, AnalysisError>,
+        outcome: Result<FileReport, WithPath<AnalysisError>>,
     },
-    /// A microphone prediction.
-    Mic(MicPrediction),
+    /// A judged window of the microphone.
+    Mic(MicVerdict),
 }
 
 /// What happens to files once they have a result.
@@ -66,19 +67,6 @@ pub struct FileActions {
 }
 
 impl FileActions {
-    pub fn from_config(folder: &FolderConfig) -> Self {
-        let placement = match folder.action {
-            FileAction::None => None,
-            FileAction::Move => Some(Placement::Move),
-            FileAction::Copy => Some(Placement::Copy),
-        };
-        // Absolute, so records say where files went whatever the working directory.
-        Self {
-            sort: folder.target.as_deref().map(resolve_path).zip(placement),
-            rejected: folder.rejected.as_deref().map(resolve_path),
-        }
-    }
-
     /// Removes what a genred killed in the middle of a placement left in the
     /// folders files are placed in: the rejected folder and every genre folder.
     pub fn clean_leftovers(&self) -> Vec<PathBuf> {
@@ -135,6 +123,72 @@ struct FileFailureRecord<'a> {
     mtime: Option<String>,
     #[serde(flatten)]
     action: ActionRecord,
+}
+
+/// The `source` of every microphone record.
+const MIC_SOURCE: &str = "mic";
+
+/// The record of one window of the microphone, as written to the results file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MicRecord {
+    /// When the window ended, RFC 3339 (UTC, milliseconds).
+    pub time: String,
+    /// Always `"mic"`.
+    pub source: &'static str,
+    /// The configured device name.
+    pub device: String,
+    /// The most probable genre, or `None` for silence.
+    pub genre: Option<String>,
+    /// The probability of `genre` (0 for silence).
+    pub confidence: f32,
+    /// Every label's probability, in the model's label order (empty for
+    /// silence); serialized as a JSON object.
+    pub probabilities: Probabilities,
+    /// For a model with tags (musicnn), each vocabulary's tag scores over the window, as
+    /// file records carry them: `{"msd": {"rock": p, ...}, "mtt": {...}}`; left out for a
+    /// model without tags and for silence.
+    #[serde(skip_serializing_if = "Tags::is_empty")]
+    pub tags: Tags,
+    /// The arg-max of the mean probabilities over the last `smoothing`
+    /// non-silent windows; during silence it still names the last music heard.
+    pub smoothed_genre: Option<String>,
+    /// Seconds of audio in the window.
+    pub window_s: f64,
+    /// True until the window holds `window_s` seconds.
+    pub provisional: bool,
+    /// True when the window's RMS is under `silence_rms`.
+    pub silence: bool,
+    /// Mono frames at the device rate lost since listening began.
+    pub dropped_samples: u64,
+}
+
+impl From<&MicVerdict> for MicRecord {
+    fn from(heard: &MicVerdict) -> Self {
+        let StreamVerdict {
+            window,
+            provisional,
+            smoothed,
+        } = &heard.verdict;
+        let best = heard.best();
+        let judgement = window.judgement.as_ref();
+        MicRecord {
+            time: record::rfc3339(heard.time),
+            source: MIC_SOURCE,
+            device: heard.device.clone(),
+            genre: best.map(|(genre, _)| genre.to_owned()),
+            confidence: best.map_or(0.0, |(_, p)| p),
+            probabilities: judgement.map_or_else(
+                || Probabilities(Vec::new()),
+                |judgement| judgement.probabilities.clone(),
+            ),
+            tags: Tags(judgement.map_or_else(Vec::new, |judgement| judgement.tags.clone())),
+            smoothed_genre: smoothed.best().map(|(genre, _)| genre.to_owned()),
+            window_s: window.length_s(),
+            provisional: *provisional,
+            silence: judgement.is_none(),
+            dropped_samples: heard.dropped_samples,
+        }
+    }
 }
 
 /// Where a file action puts the file, or why it could not; a destination
@@ -365,7 +419,7 @@ impl Sink {
                 outcome: Err(failure),
             } => {
                 let path = display_path(&job.path);
-                if !failure.is_bad_input() {
+                if !failure.error.is_bad_input() {
                     warn!(%path, "not classified: {failure}; left where it is, tried again at the next start");
                     return None;
                 }
@@ -375,12 +429,13 @@ impl Sink {
                     placement: Placement::Move,
                 })
             }
-            SinkMessage::Mic(prediction) => {
+            SinkMessage::Mic(heard) => {
+                let best = heard.best();
                 info!(
-                    device = %prediction.device,
-                    genre = prediction.genre.as_deref().unwrap_or("-"),
-                    confidence = prediction.confidence,
-                    silence = prediction.silence,
+                    device = %heard.device,
+                    genre = best.map_or("-", |(genre, _)| genre),
+                    confidence = best.map_or(0.0, |(_, p)| p),
+                    silence = heard.verdict.window.judgement.is_none(),
                     "microphone"
                 );
                 None
@@ -392,17 +447,18 @@ impl Sink {
     /// analysed, and appends the record. Should the append fail, the staged
     /// action is undone as it is dropped, and staged afresh at the next try.
     fn write(&mut self, pending: &Pending) -> Result<Written, ResultsError> {
-        let job = match &pending.message {
-            SinkMessage::Mic(prediction) => {
+        let (job, outcome) = match &pending.message {
+            SinkMessage::Mic(heard) => {
+                let record = MicRecord::from(heard);
                 let kind = RecordKind::Mic {
-                    silence: prediction.silence,
+                    silence: record.silence,
                 };
-                return self.results.append(prediction).map(|line| {
+                return self.results.append(&record).map(|line| {
                     self.publish(kind, line);
                     Written::Recorded(None)
                 });
             }
-            SinkMessage::File { job, .. } => job,
+            SinkMessage::File { job, outcome } => (job, outcome),
         };
         let staged = pending
             .destination
@@ -430,11 +486,8 @@ impl Sink {
             }
         };
         let (time, path_bytes) = (record::now_rfc3339(), record::path_bytes(&job.path));
-        let appended = match &pending.message {
-            SinkMessage::File {
-                job,
-                outcome: Ok(report),
-            } => self.results.append(&FileResultRecord {
+        let appended = match outcome {
+            Ok(report) => self.results.append(&FileResultRecord {
                 time,
                 source: "file",
                 report,
@@ -443,11 +496,8 @@ impl Sink {
                 mtime: format_mtime(job.identity.modified),
                 action,
             }),
-            SinkMessage::File {
-                job,
-                outcome: Err(failure),
-            } => {
-                let final_failure = failure.is_bad_input();
+            Err(failure) => {
+                let final_failure = failure.error.is_bad_input();
                 self.results.append(&FileFailureRecord {
                     time,
                     source: "file",
@@ -459,7 +509,6 @@ impl Sink {
                     action,
                 })
             }
-            SinkMessage::Mic(prediction) => self.results.append(prediction),
         };
         appended.map(|line| {
             self.publish(RecordKind::File, line);
@@ -495,8 +544,7 @@ fn commit(staged: Staged) {
 mod tests {
     use super::*;
     use crate::audio::AudioError;
-    use crate::record::FileIdentity;
-    use crate::record::{Probabilities, Tags, Timings};
+    use crate::record::{FileIdentity, Judgement, TagScores, Timings, WindowVerdict};
     use base64::Engine as _;
     use serde_json::Value;
     use std::ffi::OsStr;
@@ -680,12 +728,11 @@ mod tests {
         let mut sink = scene.sink(Placement::Move)?;
         let job = scene.drop_file(OsStr::new("locked.wav"), b"RIFF")?;
         let failure = AudioError::Io {
-            path: job.path.clone(),
             cause: io::Error::from(io::ErrorKind::PermissionDenied),
         };
         sink.record(SinkMessage::File {
             job: job.clone(),
-            outcome: Err(failure.into()),
+            outcome: Err(WithPath::new(&job.path, AnalysisError::Audio(failure))),
         });
         assert_eq!(fs::read(&job.path)?, b"RIFF", "not rejected");
         assert!(!scene.path("rejected").exists());
@@ -713,10 +760,10 @@ mod tests {
         let bad = scene.drop_file(OsStr::from_bytes(b"bad\xff.wav"), b"noise")?;
         sink.record(SinkMessage::File {
             job: bad.clone(),
-            outcome: Err(AudioError::UnsupportedFormat {
-                path: bad.path.clone(),
-            }
-            .into()),
+            outcome: Err(WithPath::new(
+                &bad.path,
+                AnalysisError::Audio(AudioError::UnsupportedFormat),
+            )),
         });
         let records = scene.records()?;
         assert_eq!(records.len(), 2);
@@ -766,6 +813,69 @@ mod tests {
             .and_then(Path::file_name)
             .ok_or("no folder")?;
         assert!(folder.len() <= 255 && label.starts_with(folder.to_str().unwrap_or("?")));
+        Ok(())
+    }
+
+    /// A judged microphone window of 30 s, ended at 2026-01-01T00:00:00Z, with `tags`.
+    fn heard(tags: Vec<TagScores>) -> MicVerdict {
+        let labels = ["pop".to_owned(), "classical".to_owned()];
+        MicVerdict {
+            time: std::time::UNIX_EPOCH + Duration::from_secs(1_767_225_600),
+            device: "default".to_owned(),
+            verdict: StreamVerdict {
+                window: WindowVerdict {
+                    start: 0,
+                    end: 30 * 22050,
+                    sample_rate: 22050,
+                    judgement: Some(Judgement {
+                        probabilities: Probabilities::new(&labels, &[0.75, 0.25]),
+                        tags,
+                    }),
+                },
+                provisional: false,
+                smoothed: Probabilities::new(&labels, &[0.5, 0.5]),
+            },
+            dropped_samples: 3,
+        }
+    }
+
+    #[test]
+    fn a_mic_record_has_its_fields_in_order_and_probabilities_as_an_object_in_model_order(
+    ) -> TestResult {
+        let json = serde_json::to_string(&MicRecord::from(&heard(Vec::new())))?;
+        assert_eq!(
+            json,
+            r#"{"time":"2026-01-01T00:00:00.000Z","source":"mic","device":"default","genre":"pop","confidence":0.75,"probabilities":{"pop":0.75,"classical":0.25},"smoothed_genre":"pop","window_s":30.0,"provisional":false,"silence":false,"dropped_samples":3}"#
+        );
+        let mut silent = heard(Vec::new());
+        silent.verdict.window.judgement = None;
+        let json = serde_json::to_value(MicRecord::from(&silent))?;
+        assert_eq!(json["genre"], Value::Null);
+        assert_eq!(json["confidence"], 0.0);
+        assert_eq!(json["probabilities"], serde_json::json!({}));
+        assert_eq!(json["silence"], true);
+        assert_eq!(json["smoothed_genre"], "pop", "the last music heard");
+        Ok(())
+    }
+
+    #[test]
+    fn a_mic_record_carries_the_tags_as_a_file_record_does() -> TestResult {
+        let scores = |names: [&str; 2]| Probabilities::new(&names.map(str::to_owned), &[0.5, 0.25]);
+        let tags = vec![
+            TagScores {
+                vocabulary: "msd".to_owned(),
+                scores: scores(["rock", "pop"]),
+            },
+            TagScores {
+                vocabulary: "mtt".to_owned(),
+                scores: scores(["guitar", "rock"]),
+            },
+        ];
+        let json = serde_json::to_value(MicRecord::from(&heard(tags)))?;
+        assert_eq!(
+            json["tags"],
+            serde_json::json!({"msd": {"rock": 0.5, "pop": 0.25}, "mtt": {"guitar": 0.5, "rock": 0.25}})
+        );
         Ok(())
     }
 

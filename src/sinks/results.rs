@@ -9,7 +9,8 @@
 //! model (or the same name with other bytes) is classified again. A file's own
 //! fault (broken, silent, too short) stays recorded whatever the model.
 //! genred only ever appends to it; after a failed append (a full disk) the
-//! next record starts on a line of its own.
+//! next record starts on a line of its own. Where it is, is the `[results]`
+//! section ([`ResultsConfig`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -22,8 +23,34 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::record::{display_path, Provenance};
-use crate::sources::folder::{RecordedVersion, SeenFiles};
+use crate::record::{display_path, Provenance, RecordedVersion, SeenFiles};
+use crate::settings::InvalidSetting;
+
+/// The `[results]` section.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResultsConfig {
+    /// The JSON Lines file every result and failure is appended to.
+    pub path: PathBuf,
+}
+
+impl Default for ResultsConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("results.jsonl"),
+        }
+    }
+}
+
+impl ResultsConfig {
+    /// Checks what serde cannot, without looking at the file system; the error names the key.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.path.as_os_str().is_empty() {
+            return Err(InvalidSetting::new("results.path", "must name a file"));
+        }
+        Ok(())
+    }
+}
 
 /// The results file could not be opened, read or appended to, or a record
 /// could not be put into JSON.
@@ -272,6 +299,18 @@ pub(crate) mod tests {
 
     fn modified(seconds: u64, nanos: u32) -> Option<SystemTime> {
         Some(SystemTime::UNIX_EPOCH + Duration::new(seconds, nanos))
+    }
+
+    #[test]
+    fn the_section_defaults_to_a_valid_file_and_refuses_an_empty_path_by_its_key() {
+        assert_eq!(ResultsConfig::default().validate(), Ok(()));
+        let empty = ResultsConfig {
+            path: PathBuf::new(),
+        };
+        let error = empty.validate().expect_err("an empty path");
+        assert_eq!(error.key, "results.path", "{error}");
+        let typo = toml::from_str::<ResultsConfig>("file = \"r.jsonl\"").expect_err("typo");
+        assert!(typo.to_string().contains("file"), "{typo}");
     }
 
     #[test]

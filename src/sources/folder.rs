@@ -67,7 +67,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
@@ -75,7 +75,7 @@ use notify::{Config, Event, EventKind, RecommendedWatcher, RecursiveMode, Watche
 use tracing::{debug, error, info, warn};
 
 use super::walk::{self, Entry, FoundFile, Skipped};
-use crate::record::{self, display_path};
+use crate::record::{self, display_path, FileJob, RecordedVersion, SeenFiles};
 
 /// Whether the platform's watcher reports that a writer closed a file.
 const CLOSE_EVENTS: bool = cfg!(target_os = "linux");
@@ -103,40 +103,6 @@ const QUEUE_REPORT_DEPTH: usize = 16;
 
 /// Name endings of files that browsers and download tools are still writing.
 const PARTIAL_SUFFIXES: [&str; 3] = [".part", ".crdownload", ".tmp"];
-
-/// A complete file for the workers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileJob {
-    pub path: PathBuf,
-    /// The file as it was when it was found complete.
-    pub identity: record::FileIdentity,
-}
-
-/// What a results record says about the version of a file it classified: what
-/// survives a restart of the identity (see
-/// [`record::FileIdentity::same_recorded_version`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordedVersion {
-    pub size: u64,
-    pub modified: Option<SystemTime>,
-}
-
-impl From<&record::FileIdentity> for RecordedVersion {
-    fn from(identity: &record::FileIdentity) -> Self {
-        Self {
-            size: identity.size,
-            modified: identity.modified,
-        }
-    }
-}
-
-/// The old name of [`RecordedVersion`], still used by `sinks::results` until
-/// it is switched over; then this goes.
-pub use RecordedVersion as FileIdentity;
-
-/// The files that already have a result, by path: read from the results file
-/// at start, so a restart does not classify unchanged files again.
-pub type SeenFiles = HashMap<PathBuf, RecordedVersion>;
 
 /// What the folder source takes and what it leaves alone.
 #[derive(Debug, Clone)]
@@ -948,6 +914,7 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
     use std::os::unix::ffi::OsStrExt;
+    use std::time::SystemTime;
 
     const SETTLE: Duration = Duration::from_secs(2);
 

@@ -1,5 +1,6 @@
 //! Live microphone source: capture (cpal → lock-free ring), a rolling window
-//! at 22050 Hz, and a genre prediction every hop.
+//! at 22050 Hz, and a judged window every hop, handed on as a [`MicVerdict`] (the
+//! sink makes the record of it).
 //!
 //! Threads: the cpal audio callback only converts to mono f32 and pushes into a
 //! pre-allocated SPSC ring (no allocation, lock, logging or syscall there); the
@@ -22,7 +23,7 @@ pub use capture::{list_input_devices, CaptureError, DeviceSupport, InputDeviceIn
 
 use crate::audio::resample::ResampleError;
 use crate::model::GenreModel;
-use crate::record::{Probabilities, Tags};
+use crate::record::MicVerdict;
 use crate::settings::{check_seconds, InvalidSetting};
 use crate::window;
 use capture::{AudioInput, Capture, CpalInput};
@@ -113,44 +114,6 @@ impl MicConfig {
 /// well over an hour of listening.
 pub const MAX_SMOOTHING: usize = 1000;
 
-/// The `source` of every microphone prediction.
-pub const MIC_SOURCE: &str = "mic";
-
-/// One prediction over the current window, as written to the results file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MicPrediction {
-    /// When the window ended, RFC 3339 (UTC, milliseconds).
-    pub time: String,
-    /// Always `"mic"`.
-    pub source: &'static str,
-    /// The configured device name.
-    pub device: String,
-    /// The most probable genre, or `None` for silence.
-    pub genre: Option<String>,
-    /// The probability of `genre` (0 for silence).
-    pub confidence: f32,
-    /// Every label's probability, in the model's label order (empty for
-    /// silence); serialized as a JSON object.
-    pub probabilities: Probabilities,
-    /// For a model with tags (musicnn), each vocabulary's tag scores over the window, as
-    /// file records carry them: `{"msd": {"rock": p, ...}, "mtt": {...}}`; left out for a
-    /// model without tags and for silence.
-    #[serde(skip_serializing_if = "Tags::is_empty")]
-    pub tags: Tags,
-    /// The arg-max of the mean probabilities over the last `smoothing`
-    /// non-silent windows; during silence it still names the last music heard.
-    pub smoothed_genre: Option<String>,
-    /// Seconds of audio in the window.
-    pub window_s: f64,
-    /// True until the window holds `window_s` seconds.
-    pub provisional: bool,
-    /// True when the window's RMS is under `silence_rms`.
-    pub silence: bool,
-    /// Mono frames at the device rate lost since `run` began: dropped by
-    /// the callback on a full ring or skipped by a worker more than 5 s behind.
-    pub dropped_samples: u64,
-}
-
 /// What to do when the device cannot be opened at start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartPolicy {
@@ -227,20 +190,20 @@ impl Timing {
 /// Frames the worker moves out of the ring at a time.
 const DRAIN_BLOCK_FRAMES: usize = 8192;
 
-/// Listens to the configured device and sends a prediction to `emit` every
+/// Listens to the configured device and sends a judged window to `emit` every
 /// hop, until `shutdown` is disconnected (or receives a message).
 ///
 /// A device that fails or stalls is logged once, dropped here (never from the
 /// audio callback) and reopened with backoff, 100 ms doubling to 5 s; its
 /// return is logged too. At start, `policy` decides whether a device that
 /// cannot be used is an error ([`StartPolicy::FailFast`]) or retried.
-/// Predictions are not logged here: the daemon's sink does that.
+/// Predictions are neither logged nor recorded here: the daemon's sink does that.
 pub fn run(
     config: &MicConfig,
     model: GenreModel,
     shutdown: &Receiver<()>,
     policy: StartPolicy,
-    emit: &mut dyn FnMut(MicPrediction),
+    emit: &mut dyn FnMut(MicVerdict),
 ) -> Result<(), MicError> {
     let listener = Listener {
         config,
@@ -265,7 +228,7 @@ impl Listener<'_> {
         &self,
         input: &mut dyn AudioInput,
         shutdown: &Receiver<()>,
-        emit: &mut dyn FnMut(MicPrediction),
+        emit: &mut dyn FnMut(MicVerdict),
     ) -> Result<(), MicError> {
         let (config, timing, policy) = (self.config, self.timing, self.policy);
         config.validate().map_err(MicError::Config)?;
@@ -365,7 +328,7 @@ impl Session<'_> {
     fn listen(
         &mut self,
         shutdown: &Receiver<()>,
-        emit: &mut dyn FnMut(MicPrediction),
+        emit: &mut dyn FnMut(MicVerdict),
         reconnecting: bool,
     ) -> Outcome {
         let timing = self.timing;
@@ -454,7 +417,7 @@ impl Session<'_> {
     /// so predictions catch up with the present. (The audio callback cannot drop the
     /// oldest itself: in an SPSC ring only the consumer may; when the ring is full it drops
     /// the newest.)
-    fn drain(&mut self, block: &mut [f32], emit: &mut dyn FnMut(MicPrediction)) {
+    fn drain(&mut self, block: &mut [f32], emit: &mut dyn FnMut(MicVerdict)) {
         let max_backlog = (self.timing.max_backlog.as_secs_f64()
             * f64::from(self.capture.format.sample_rate)) as usize;
         loop {
@@ -544,31 +507,5 @@ mod tests {
     fn unknown_keys_are_rejected() {
         let error = toml::from_str::<MicConfig>("hop = 5.0").expect_err("typo");
         assert!(error.to_string().contains("hop"), "{error}");
-    }
-
-    #[test]
-    fn probabilities_serialize_as_an_object_in_model_order() {
-        let prediction = MicPrediction {
-            time: "2026-01-01T00:00:00.000Z".to_owned(),
-            source: MIC_SOURCE,
-            device: DEFAULT_DEVICE.to_owned(),
-            genre: Some("pop".to_owned()),
-            confidence: 0.75,
-            probabilities: Probabilities(vec![
-                ("pop".to_owned(), 0.75),
-                ("classical".to_owned(), 0.25),
-            ]),
-            tags: Tags::default(),
-            smoothed_genre: Some("pop".to_owned()),
-            window_s: 30.0,
-            provisional: false,
-            silence: false,
-            dropped_samples: 0,
-        };
-        let json = serde_json::to_string(&prediction).expect("serializes");
-        assert!(
-            json.contains(r#""probabilities":{"pop":0.75,"classical":0.25}"#),
-            "{json}"
-        );
     }
 }

@@ -4,7 +4,8 @@
 //! own reader, the one `genred evaluate` uses. For the tests that drive
 //! `genred run`: a temporary home with a config, a drop folder and a results
 //! file; the binary started in it with systemd's notify protocol on a real
-//! socket; the results file read back.
+//! socket; the results file read back. For the microphone: the test microphone
+//! (tests/testmic/), a PulseAudio server to play clips into.
 //!
 //! Each test crate uses only part of it, hence `dead_code` is allowed here.
 #![allow(dead_code)]
@@ -31,6 +32,8 @@ pub const FIXTURES: &str = concat!(
     "/../shared/fixtures/gtzan-audio"
 );
 pub const MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/genre-2.onnx");
+/// The test microphone's scripts (tests/testmic/).
+pub const TESTMIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/testmic");
 pub const CLASSICAL: [&str; 3] = [
     "classical.00000.wav",
     "classical.00001.wav",
@@ -478,4 +481,121 @@ pub fn assert_refused(output: &Output, needle: &str) {
     assert_eq!(errors.len(), 1, "one error line: {stderr}");
     assert!(errors[0].contains(needle), "{needle}: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// The project's copy of the test microphone harness: a PulseAudio server in
+/// its own state folder, whose default source is the monitor of the null sink
+/// `testmic`. Its environment goes to the daemon, to `paplay`, or (tests/mic.rs)
+/// to the test's own process, whose cpal reaches it through the ALSA pulse plugin.
+/// Stopped on drop.
+pub struct TestMic {
+    dir: PathBuf,
+    pub env: Vec<(String, String)>,
+}
+
+impl TestMic {
+    pub fn start(dir: &Path) -> Self {
+        fs::create_dir_all(dir).expect("state dir");
+        let env_file = dir.join("env");
+        let status = Command::new("bash")
+            .arg("-c")
+            .arg(r#"source "$1/start-testmic.sh" "$2" && printf '%s\n' "$XDG_RUNTIME_DIR" "$PULSE_SERVER" "$PULSE_COOKIE" > "$3""#)
+            .args(["start-testmic", TESTMIC])
+            .arg(dir)
+            .arg(&env_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("bash runs");
+        assert!(
+            status.success(),
+            "start-testmic.sh failed (is pulseaudio installed?)"
+        );
+        let exported = fs::read_to_string(&env_file).expect("harness env");
+        let env = Self::environment(dir);
+        let expected: Vec<&str> = env.iter().map(|(_, value)| value.as_str()).collect();
+        assert_eq!(exported.lines().collect::<Vec<_>>(), expected);
+        Self {
+            dir: dir.to_owned(),
+            env,
+        }
+    }
+
+    /// What start-testmic.sh exports for a server in `dir`: known before it starts.
+    pub fn environment(dir: &Path) -> Vec<(String, String)> {
+        let dir = dir.display();
+        vec![
+            ("XDG_RUNTIME_DIR".to_owned(), format!("{dir}/run")),
+            (
+                "PULSE_SERVER".to_owned(),
+                format!("unix:{dir}/run/pulse/native"),
+            ),
+            ("PULSE_COOKIE".to_owned(), format!("{dir}/cookie")),
+        ]
+    }
+
+    /// The environment as `Command::envs` takes it.
+    pub fn env_refs(&self) -> Vec<(&str, &str)> {
+        self.env
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect()
+    }
+
+    /// Plays `wav` into the sink; the player is stopped when dropped.
+    pub fn play(&self, wav: &Path) -> Player {
+        let child = Command::new("paplay")
+            .args(["-d", "testmic"])
+            .arg(wav)
+            .envs(self.env_refs())
+            .spawn()
+            .expect("paplay runs");
+        Player(child)
+    }
+
+    /// Sends `signal` (STOP, CONT) to the PulseAudio server.
+    pub fn signal(&self, signal: &str) {
+        let pid_file = self.dir.join("run/pulse/pid");
+        let pid = fs::read_to_string(&pid_file).expect("pulseaudio pid file");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.trim())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
+    pub fn stop(&self) {
+        let status = Command::new(Path::new(TESTMIC).join("stop-testmic.sh"))
+            .arg(&self.dir)
+            .status()
+            .expect("stop-testmic.sh runs");
+        assert!(status.success());
+    }
+}
+
+impl Drop for TestMic {
+    fn drop(&mut self) {
+        let _ = Command::new(Path::new(TESTMIC).join("stop-testmic.sh"))
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// `paplay` playing into the test microphone; killed when dropped.
+pub struct Player(Child);
+
+impl Player {
+    /// Waits for the file to have played to its end.
+    pub fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        self.0.wait()
+    }
+}
+
+impl Drop for Player {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -1,22 +1,20 @@
 //! The worker-side half of the microphone: device-rate mono frames in,
-//! predictions out, through the analysis engine (it resamples to the front end's
+//! judged windows out, through the analysis engine (it resamples to the front end's
 //! rate, keeps the rolling window and computes each frame once) and the stream
 //! smoother.
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use crate::analysis::{
-    Analyzer, Ending, EngineSettings, StreamSmoother, StreamVerdict, WindowOutcome,
-};
+use crate::analysis::{Analyzer, Ending, EngineSettings, StreamSmoother, WindowOutcome};
 use crate::audio::resample::ResampleError;
 use crate::audio::wav::write_new_wav;
 use crate::model::GenreModel;
-use crate::record::{Probabilities, Tags};
+use crate::record::MicVerdict;
 
-use super::{MicConfig, MicPrediction, MIC_SOURCE};
+use super::MicConfig;
 
-/// Turns a stream of device frames into a prediction every hop.
+/// Turns a stream of device frames into a judged window every hop.
 pub struct WindowPredictor {
     device: String,
     /// Windows of `window_s` every `hop_s` (whole STFT hops), the first, provisional, one
@@ -52,14 +50,9 @@ impl WindowPredictor {
         })
     }
 
-    /// Feeds device-rate mono frames; calls `emit` for each prediction that
+    /// Feeds device-rate mono frames; calls `emit` for each window that
     /// becomes due. `dropped_frames` is the running total reported with them.
-    pub fn feed(
-        &mut self,
-        frames: &[f32],
-        dropped_frames: u64,
-        emit: &mut dyn FnMut(MicPrediction),
-    ) {
+    pub fn feed(&mut self, frames: &[f32], dropped_frames: u64, emit: &mut dyn FnMut(MicVerdict)) {
         let started = Instant::now();
         let rate = self.engine.sample_rate();
         let mut windows = 0;
@@ -71,7 +64,12 @@ impl WindowPredictor {
                 debug_wavs.save(rate, outcome.samples);
             }
             match outcome.verdict {
-                Ok(window) => emit(prediction(device, smoother.add(window), dropped_frames)),
+                Ok(window) => emit(MicVerdict {
+                    time: SystemTime::now(),
+                    device: device.clone(),
+                    verdict: smoother.add(window),
+                    dropped_samples: dropped_frames,
+                }),
                 Err(error) => tracing::warn!("mic: no prediction for this window: {error}"),
             }
         });
@@ -89,38 +87,6 @@ impl WindowPredictor {
     /// streams: each unit once, however many windows hold it.
     pub fn units_inferred(&self) -> u64 {
         self.engine.units_inferred()
-    }
-}
-
-/// The record of one window of the stream.
-fn prediction(device: &str, verdict: StreamVerdict, dropped_frames: u64) -> MicPrediction {
-    let window = verdict.window;
-    let best = window
-        .judgement
-        .as_ref()
-        .and_then(|judgement| judgement.best())
-        .map(|(genre, p)| (genre.to_owned(), p));
-    MicPrediction {
-        time: crate::record::now_rfc3339(),
-        source: MIC_SOURCE,
-        device: device.to_owned(),
-        confidence: best.as_ref().map_or(0.0, |(_, p)| *p),
-        genre: best.map(|(genre, _)| genre),
-        window_s: window.length_s(),
-        provisional: verdict.provisional,
-        silence: window.judgement.is_none(),
-        tags: Tags(
-            window
-                .judgement
-                .as_ref()
-                .map_or_else(Vec::new, |judgement| judgement.tags.clone()),
-        ),
-        probabilities: window.judgement.map_or_else(
-            || Probabilities(Vec::new()),
-            |judgement| judgement.probabilities,
-        ),
-        smoothed_genre: verdict.smoothed.best().map(|(genre, _)| genre.to_owned()),
-        dropped_samples: dropped_frames,
     }
 }
 
@@ -189,7 +155,7 @@ mod tests {
         }
         let lengths: Vec<(f64, bool)> = predictions
             .iter()
-            .map(|p| (p.window_s, p.provisional))
+            .map(|p| (p.verdict.window.length_s(), p.verdict.provisional))
             .collect();
         // Windows end at 10 s, then every 215 hops of 512 (4.99 s): 14.99 and 19.98 s,
         // each holding the last 12 s.

@@ -1,7 +1,7 @@
-//! What the engine concludes, typed: per window, per file, per live stream. The sinks build
-//! every record from these.
+//! What the analysis engine concludes, typed: per window, per file, per live stream. The
+//! sinks build every record from these.
 
-use crate::record::{Probabilities, TagScores, Timings};
+use super::{Probabilities, TagScores, Timings};
 
 /// What a model said about one stretch of audio: genre probabilities, and the scores of
 /// each tag vocabulary the model has.

@@ -1,0 +1,26 @@
+//! What the microphone source hands the sink: one window of the live stream as the engine
+//! judged it, with what only the source knows (which device, when, how much audio was lost).
+
+use std::time::SystemTime;
+
+use super::StreamVerdict;
+
+/// One judged window of the microphone; the sink turns it into the `mic` record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MicVerdict {
+    /// When the window ended.
+    pub time: SystemTime,
+    /// The configured device name.
+    pub device: String,
+    pub verdict: StreamVerdict,
+    /// Mono frames at the device rate lost since listening began: dropped by the audio
+    /// callback on a full ring or skipped by a worker more than its backlog behind.
+    pub dropped_samples: u64,
+}
+
+impl MicVerdict {
+    /// The window's most probable genre and its probability; `None` for silence.
+    pub fn best(&self) -> Option<(&str, f32)> {
+        self.verdict.window.judgement.as_ref()?.best()
+    }
+}

@@ -8,10 +8,12 @@
 #     (made here by concatenating the fixtures), all dropped at once,
 #   - idle CPU while watching (target ~0),
 #   - peak RSS over the whole run (/usr/bin/time -v; target under 60 MB).
-# Usage: benches/daemon.sh [CLIPS] [SONGS]   (defaults 60 and 8)
+# Usage: [MODEL=name] benches/daemon.sh [CLIPS] [SONGS]   (defaults genre-2, 60 and 8;
+# MODEL=musicnn-genre-10 measures the default model)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+MODEL=${MODEL:-genre-2}
 FIXTURES=$ROOT/../shared/fixtures/gtzan-audio
 CLIPS=("$FIXTURES"/*.wav)
 [ -f "${CLIPS[0]}" ] || { echo "benches/daemon.sh: $FIXTURES is missing" >&2; exit 1; }
@@ -33,7 +35,7 @@ trap cleanup EXIT
 mkdir "$STATE/drop" "$STATE/staging"
 cat >"$STATE/genred.toml" <<EOF
 [model]
-path = "$ROOT/models/genre-2.onnx"
+path = "$ROOT/models/$MODEL.onnx"
 [folder]
 paths = ["$STATE/drop"]
 [results]

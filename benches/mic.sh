@@ -16,10 +16,12 @@
 #     ~6000 getpid/s), which costs several % of a core however the period is
 #     set (2, 10, 50 ms and the default were tried); in silence it wakes
 #     100 times a second.
-# Usage: benches/mic.sh [SECONDS]   (default 60, measured after the first full window)
+# Usage: [MODEL=name] benches/mic.sh [SECONDS]   (defaults genre-2 and 60, measured after the
+# first full window; MODEL=musicnn-genre-10 measures the default model)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+MODEL=${MODEL:-genre-2}
 CLIPS=("$ROOT"/../shared/fixtures/gtzan-audio/*.wav)
 [ -f "${CLIPS[0]}" ] || { echo "benches/mic.sh: ../shared/fixtures/gtzan-audio is missing" >&2; exit 1; }
 MEASURE_S=${1:-60}
@@ -40,7 +42,7 @@ source tests/testmic/start-testmic.sh "$STATE/pulse"
 
 cat >"$STATE/genred.toml" <<EOF
 [model]
-path = "$ROOT/models/genre-2.onnx"
+path = "$ROOT/models/$MODEL.onnx"
 [folder]
 enabled = false
 [results]

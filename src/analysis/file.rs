@@ -138,7 +138,7 @@ pub enum AnalysisError {
         "too short: {duration_s:.2} s of audio, at least {MIN_DURATION_S} s are needed to judge a genre"
     )]
     TooShort { duration_s: f64 },
-    #[error("{0}")]
+    #[error(transparent)]
     Features(FeatureError),
     #[error("silent: no window is louder than {SILENCE_RMS} RMS (-60 dBFS)")]
     Silent,
@@ -146,10 +146,10 @@ pub enum AnalysisError {
     /// is as empty as silence, though its RMS is high.
     #[error("no sound: the signal holds a constant level of {level:.3} (DC) and nothing else")]
     ConstantLevel { level: f32 },
-    #[error("{0}")]
+    #[error(transparent)]
     Model(ModelError),
     /// The engine could not judge a window (its front end or model broke a contract).
-    #[error("{0}")]
+    #[error(transparent)]
     Engine(WindowError),
 }
 

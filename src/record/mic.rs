@@ -23,4 +23,9 @@ impl MicVerdict {
     pub fn best(&self) -> Option<(&str, f32)> {
         self.verdict.window.judgement.as_ref()?.best()
     }
+
+    /// Whether the window was too quiet to be judged.
+    pub fn is_silence(&self) -> bool {
+        self.verdict.window.judgement.is_none()
+    }
 }

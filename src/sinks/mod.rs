@@ -185,7 +185,7 @@ impl From<&MicVerdict> for MicRecord {
             smoothed_genre: smoothed.best().map(|(genre, _)| genre.to_owned()),
             window_s: window.length_s(),
             provisional: *provisional,
-            silence: judgement.is_none(),
+            silence: heard.is_silence(),
             dropped_samples: heard.dropped_samples,
         }
     }
@@ -435,7 +435,7 @@ impl Sink {
                     device = %heard.device,
                     genre = best.map_or("-", |(genre, _)| genre),
                     confidence = best.map_or(0.0, |(_, p)| p),
-                    silence = heard.verdict.window.judgement.is_none(),
+                    silence = heard.is_silence(),
                     "microphone"
                 );
                 None

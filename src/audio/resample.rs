@@ -36,6 +36,11 @@ const MAX_TABLE_PHASES: u64 = 1024;
 const MAX_RATIO: u32 = 256;
 /// Taps per row are a multiple of this, so the dot product runs on full SIMD-width lanes.
 const LANES: usize = 32;
+/// Floats in one 256-bit AVX register.
+const REGISTER: usize = 8;
+/// Output samples computed together when decimating by a whole factor: eight registers of
+/// eight independent sums, enough that no fused multiply-add waits for the one before.
+const DECIMATION_GROUP: usize = 64;
 
 /// Why a resampler cannot be built for a pair of rates.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -69,11 +74,13 @@ pub fn try_resample(
 ) -> Result<Vec<f32>, ResampleError> {
     let mut resampler = StreamResampler::new(from_rate, to_rate)?;
     let output_len = resampled_len(samples.len(), from_rate, to_rate);
-    let mut output = Vec::with_capacity(output_len + resampler.filter.taps_per_row);
+    let mut output = Vec::with_capacity(output_len + DECIMATION_GROUP);
     resampler.process(samples, &mut output);
     // Zeros after the end let the last outputs see their whole kernel.
     let trailing_zeros = vec![0.0; resampler.filter.taps_per_row];
-    resampler.process(&trailing_zeros, &mut output);
+    while output.len() < output_len {
+        resampler.process(&trailing_zeros, &mut output);
+    }
     output.truncate(output_len);
     Ok(output)
 }
@@ -88,8 +95,11 @@ fn resampled_len(input_len: usize, from_rate: u32, to_rate: u32) -> usize {
 ///
 /// Output sample `k` is the band-limited value of the input at time `k·from/to`; it is emitted
 /// as soon as the input reaches the end of its kernel, so the output lags the input by the
-/// filter's half-length (about 4 ms for 48 kHz → 22.05 kHz). The stream starts with silence
-/// before its first sample, exactly as [`resample`] treats the start of a clip.
+/// filter's half-length (about 4 ms for 48 kHz → 22.05 kHz). When the rates differ by a whole
+/// factor (44.1 kHz → 22.05 kHz, 48 kHz → 16 kHz) on a CPU with AVX2 and FMA, outputs come in
+/// groups of [`DECIMATION_GROUP`], which adds at most 63 output samples (4 ms at 16 kHz) to
+/// that lag. The stream starts with silence before its first sample, exactly as [`resample`]
+/// treats the start of a clip.
 #[derive(Debug, Clone)]
 pub struct StreamResampler {
     filter: PolyphaseFilter,
@@ -104,6 +114,8 @@ pub struct StreamResampler {
     center: usize,
     /// The next output's time is `center + phase / phase_count`.
     phase: u64,
+    /// The grouped kernel for whole-factor decimation, where the CPU can run it.
+    decimator: Option<Decimator>,
 }
 
 impl StreamResampler {
@@ -119,13 +131,17 @@ impl StreamResampler {
         let phase_count = u64::from(to_rate / common);
         let filter = PolyphaseFilter::design(from_rate, to_rate, phase_count);
         let left_context = filter.left_context;
+        let input_step = u64::from(from_rate / common);
+        let decimator = (phase_count == 1 && input_step > 1 && has_avx2_fma())
+            .then(|| Decimator::new(filter.row(0), input_step as usize));
         Ok(StreamResampler {
             filter,
-            input_step: u64::from(from_rate / common),
+            input_step,
             phase_count,
             history: vec![0.0; left_context],
             center: left_context,
             phase: 0,
+            decimator,
         })
     }
 
@@ -142,12 +158,24 @@ impl StreamResampler {
         let left = self.filter.left_context;
         let expected = input.len() as u64 * self.phase_count / self.input_step;
         output.reserve(expected as usize + 1);
-        while self.center - left + taps <= self.history.len() {
-            let window = &self.history[self.center - left..self.center - left + taps];
-            output.push(self.filter.apply(window, self.phase, self.phase_count));
-            self.phase += self.input_step;
-            self.center += (self.phase / self.phase_count) as usize;
-            self.phase %= self.phase_count;
+        match &self.decimator {
+            Some(decimator) => {
+                let reach = decimator.group_reach();
+                while self.center - left + reach <= self.history.len() {
+                    let start = self.center - left;
+                    decimator.apply(&self.history[start..start + reach], output);
+                    self.center += DECIMATION_GROUP * decimator.step;
+                }
+            }
+            None => {
+                while self.center - left + taps <= self.history.len() {
+                    let window = &self.history[self.center - left..self.center - left + taps];
+                    output.push(self.filter.apply(window, self.phase, self.phase_count));
+                    self.phase += self.input_step;
+                    self.center += (self.phase / self.phase_count) as usize;
+                    self.phase %= self.phase_count;
+                }
+            }
         }
         // Drop input no future kernel reaches; when downsampling the next kernel may start
         // beyond what has arrived, and `center` keeps counting from the new start.
@@ -230,15 +258,115 @@ impl PolyphaseFilter {
     }
 }
 
+/// Decimation by a whole factor `step` in groups of [`DECIMATION_GROUP`] outputs.
+///
+/// Output `k` of a group is `Σ_j x[k·step + j] · h[j]` over the one row of taps `h`. Per
+/// dot product ([`dot`]) every multiply-add loads a tap and a sample, twice what the load
+/// ports can feed, and ends in a horizontal sum. Here eight consecutive outputs share a
+/// register, one lane each: lane `i` reads the taps shifted by `i·step` (`lane_taps[t][i] =
+/// h[t − i·step]`, zero outside the row), so one load of `lane_taps[t]` serves the eight lanes
+/// and each of the eight registers adds one broadcast sample. Every lane adds its products in
+/// tap order, exactly as a lone output would, so an output does not depend on which group
+/// computes it and a stream cut into any blocks still equals the one-shot conversion.
+#[derive(Debug, Clone)]
+struct Decimator {
+    lane_taps: Vec<[f32; REGISTER]>,
+    step: usize,
+}
+
+impl Decimator {
+    fn new(row: &[f32], step: usize) -> Self {
+        let shifted_len = row.len() + (REGISTER - 1) * step;
+        let lane_taps = (0..shifted_len)
+            .map(|t| {
+                std::array::from_fn(|lane| {
+                    t.checked_sub(lane * step)
+                        .and_then(|j| row.get(j))
+                        .copied()
+                        .unwrap_or(0.0)
+                })
+            })
+            .collect();
+        Decimator { lane_taps, step }
+    }
+
+    /// Input samples one group reads, from its first output's window start.
+    fn group_reach(&self) -> usize {
+        self.lane_taps.len() + (DECIMATION_GROUP - REGISTER) * self.step
+    }
+
+    /// Appends the group of outputs whose windows start in `window` (at least
+    /// [`Self::group_reach`] samples long).
+    fn apply(&self, window: &[f32], output: &mut Vec<f32>) {
+        assert!(
+            window.len() >= self.group_reach(),
+            "a decimation group's window is short"
+        );
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a Decimator is only built where the CPU has AVX2 and FMA
+        // (`StreamResampler::new`), and the window is long enough, asserted above.
+        unsafe {
+            decimate_group_avx2_fma(window, &self.lane_taps, self.step, output);
+        }
+    }
+}
+
+/// Whether the CPU runs the AVX2 and FMA kernels (the check reads a flag cached by the
+/// standard library).
+fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`Decimator::apply`]'s kernel. Safety: the CPU must have AVX2 and FMA, and `window` must
+/// hold `lane_taps.len() + (DECIMATION_GROUP - REGISTER) · step` samples.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn decimate_group_avx2_fma(
+    window: &[f32],
+    lane_taps: &[[f32; REGISTER]],
+    step: usize,
+    output: &mut Vec<f32>,
+) {
+    use std::arch::x86_64::{
+        _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    };
+    const REGISTERS: usize = DECIMATION_GROUP / REGISTER;
+    let register_stride = REGISTER * step;
+    let mut sums = [_mm256_setzero_ps(); REGISTERS];
+    for (t, taps) in lane_taps.iter().enumerate() {
+        // SAFETY: `taps` holds REGISTER floats.
+        let taps = unsafe { _mm256_loadu_ps(taps.as_ptr()) };
+        for (r, sum) in sums.iter_mut().enumerate() {
+            // SAFETY: r · register_stride + t < (REGISTERS - 1) · REGISTER · step +
+            // lane_taps.len(), the window length the caller guarantees.
+            let sample = unsafe { *window.get_unchecked(r * register_stride + t) };
+            *sum = _mm256_fmadd_ps(_mm256_set1_ps(sample), taps, *sum);
+        }
+    }
+    let mut group = [0.0f32; DECIMATION_GROUP];
+    for (sum, lanes) in sums.iter().zip(group.chunks_exact_mut(REGISTER)) {
+        // SAFETY: each chunk holds the REGISTER floats the store writes.
+        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), *sum) };
+    }
+    output.extend_from_slice(&group);
+}
+
 /// Dot product of two equally long slices whose length is a multiple of [`LANES`].
 ///
 /// Every output sample is one such product over a few hundred taps, so this is most of a
-/// conversion's cost. Where the CPU has AVX2 and FMA (the check reads a flag cached by the
-/// standard library) it runs as fused multiply-adds on four 256-bit registers; elsewhere as
-/// the portable build's multiplies and adds. The two differ only in rounding.
+/// conversion's cost. Where the CPU has AVX2 and FMA ([`has_avx2_fma`]) it runs as fused
+/// multiply-adds on four 256-bit registers; elsewhere as the portable build's multiplies and
+/// adds. The two differ only in rounding.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if has_avx2_fma() {
         // SAFETY: the CPU has AVX2 and FMA, checked just above.
         return unsafe { dot_avx2_fma(a, b) };
     }
@@ -264,7 +392,6 @@ fn dot_avx2_fma(a: &[f32], b: &[f32]) -> f32 {
     use std::arch::x86_64::{
         _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps,
     };
-    const REGISTER: usize = 8;
     let mut sums = [_mm256_setzero_ps(); LANES / REGISTER];
     for (a, b) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
         for (i, sum) in sums.iter_mut().enumerate() {
@@ -431,6 +558,45 @@ mod tests {
         }
     }
 
+    /// Whole-factor decimation runs in groups (on CPUs with AVX2 and FMA): each output still
+    /// equals its window's dot product with the filter, to float32 rounding.
+    #[test]
+    fn decimation_groups_match_a_float64_sum_per_output() {
+        for (from, to) in [(44100, 22050), (48000, 16000), (32000, 16000)] {
+            let Ok(stream) = StreamResampler::new(from, to) else {
+                panic!("{from} → {to} Hz must be supported");
+            };
+            assert_eq!(
+                stream.decimator.is_some(),
+                has_avx2_fma(),
+                "{from} → {to} Hz"
+            );
+            let step = (from / to) as usize;
+            let filter = &stream.filter;
+            let input = noise(5000, u64::from(from));
+            let padded: Vec<f32> = std::iter::repeat_n(0.0, filter.left_context)
+                .chain(input.iter().copied())
+                .chain(std::iter::repeat_n(0.0, filter.taps_per_row))
+                .collect();
+            let output = resample(&input, from, to);
+            assert_eq!(output.len(), input.len().div_ceil(step));
+            for (k, &value) in output.iter().enumerate() {
+                let window = &padded[k * step..k * step + filter.taps_per_row];
+                let products = window.iter().zip(filter.row(0));
+                let exact: f64 = products
+                    .clone()
+                    .map(|(&x, &h)| f64::from(x) * f64::from(h))
+                    .sum();
+                let magnitude: f64 = products.map(|(&x, &h)| f64::from(x * h).abs()).sum();
+                let error = (f64::from(value) - exact).abs();
+                assert!(
+                    error <= 1e-6 * magnitude,
+                    "{from} → {to} Hz, output {k}: {value} vs {exact} (error {error:e})"
+                );
+            }
+        }
+    }
+
     #[test]
     fn output_length_is_the_ceiling_of_the_scaled_input_length() {
         for (from, to) in [
@@ -574,6 +740,7 @@ mod tests {
         for (from, to) in [
             (48000, 22050),
             (44100, 22050),
+            (48000, 16000),
             (16000, 22050),
             (44101, 22050),
         ] {

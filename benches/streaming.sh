@@ -5,8 +5,9 @@
 #   - peak RSS (/usr/bin/time -v) of `genred classify` and of the daemon (`genred run` on a
 #     config whose folder holds the file) on a 4-minute song and on a 1 h MP3, all 44.1 kHz
 #     stereo (goal: under 60 MB whatever the length);
-#   - CPU (user + system) of `genred classify` on each, and the ratio after/before (goal
-#     for the 4-minute song: at most 0.6, by computing each STFT frame once);
+#   - CPU (user + system) of `genred classify` on each, the median of RUNS runs (default 5)
+#     alternating before and after, since one run on a shared VM varies by a fifth; and the
+#     ratio after/before (goal for the 4-minute song: at most 0.6);
 #   - peak RSS of `genred classify` refusing a 2 GB sparse WAV of silence (12.6 h of
 #     22.05 kHz mono, as `truncate -s` makes it) at the default cap, 4 h, to which it decodes.
 # The baseline is built from BASELINE in a temporary worktree, into this checkout's target
@@ -21,6 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 BASELINE=${1:-5e57596}
+RUNS=${RUNS:-5}
 MODEL=$ROOT/${MODEL:-models/genre-2.onnx}
 MUSICNN_MODEL=$ROOT/models/musicnn-genre-10.onnx
 FIXTURES=$ROOT/../shared/fixtures/gtzan-audio
@@ -102,6 +104,7 @@ EOF
 
 rss_mb() { awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$1"; }
 cpu_s() { awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$1"; }
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 # classify BINARY MODEL FILE: the time -v report of `genred classify` on FILE.
 classify() {
@@ -152,8 +155,13 @@ EOF
 echo "model: ${MODEL#"$ROOT/"}, before: $BASELINE, after: working tree; cores: $(nproc)"
 printf '%-22s %-26s %-32s %s\n' "input" "classify peak RSS (MB)" "classify CPU (s)" "daemon peak RSS (MB)"
 for input in song.wav song.mp3 hour.mp3; do
-    before=$(classify "$STATE/genred-before" "$MODEL" "$STATE/$input")
-    after=$(classify "$STATE/genred-after" "$MODEL" "$STATE/$input")
+    cpu_before=() cpu_after=()
+    for _ in $(seq "$RUNS"); do
+        before=$(classify "$STATE/genred-before" "$MODEL" "$STATE/$input")
+        after=$(classify "$STATE/genred-after" "$MODEL" "$STATE/$input")
+        cpu_before+=("$(cpu_s "$before")") cpu_after+=("$(cpu_s "$after")")
+    done
+    cpu_before=$(median "${cpu_before[@]}") cpu_after=$(median "${cpu_after[@]}")
     daemon_before=$(daemon "$STATE/genred-before" "$STATE/$input")
     daemon_after=$(daemon "$STATE/genred-after" "$STATE/$input")
     case $input in
@@ -161,10 +169,10 @@ for input in song.wav song.mp3 hour.mp3; do
         song.mp3) name="4 min MP3, 44.1k st." ;;
         hour.mp3) name="1 h MP3, 44.1k st." ;;
     esac
-    ratio=$(echo "scale=2; $(cpu_s "$after") / $(cpu_s "$before")" | bc)
+    ratio=$(echo "scale=2; $cpu_after / $cpu_before" | bc)
     printf '%-22s %-26s %-32s %s\n' "$name" \
         "$(rss_mb "$before") -> $(rss_mb "$after")" \
-        "$(cpu_s "$before") -> $(cpu_s "$after") (x$ratio)" \
+        "$cpu_before -> $cpu_after (x$ratio)" \
         "$(rss_mb "$daemon_before") -> $(rss_mb "$daemon_after")"
 done
 

@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::audio::resample::{ResampleError, StreamResampler};
+use crate::audio::resample::{resampled_len, ResampleError, StreamResampler};
 use crate::frontend::{FrontEnd, FrontEndError, Span, WindowAudio};
 use crate::model::ModelError;
 use crate::record::{Judgement, Probabilities, TagScores, TagVocabulary, Timings, WindowVerdict};
@@ -351,7 +351,7 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
         if !self.front_end.samples_units() {
             return;
         }
-        let total = resampled_length(
+        let total = resampled_len(
             source_samples,
             self.source_rate,
             self.front_end.sample_rate(),
@@ -378,14 +378,13 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
         let rate = self.front_end.sample_rate();
         let produced = self.buffer_end();
         let total = match &mut self.resampler {
-            Some(resampler) => flush_resampler(
-                resampler,
-                self.source_samples,
-                self.source_rate,
-                rate,
-                produced,
-                &mut self.resampled,
-            ),
+            Some(resampler) => {
+                // The stream holds exactly as many samples as `audio::resample` gives a
+                // whole clip.
+                let total = resampled_len(self.source_samples, self.source_rate, rate);
+                resampler.finish((total - produced) as usize, &mut self.resampled);
+                total
+            }
             None => produced,
         };
         self.absorb_resampled();
@@ -452,34 +451,6 @@ fn schedule(settings: &EngineSettings, rate: u32, frame_hop: usize) -> Schedule 
     let hop = hops_within_window.max(1) * frame_hop;
     let first_end = settings.first_window_s.map_or(length, samples);
     Schedule::new(length, hop, first_end, settings.ending, rate)
-}
-
-/// Appends the resampler's last outputs to `output`, so that the stream holds exactly
-/// `ceil(source_samples · to / from)` samples, as `audio::resample` gives a whole clip;
-/// returns that length. `produced` is how many the stream holds already.
-fn flush_resampler(
-    resampler: &mut StreamResampler,
-    source_samples: u64,
-    from_rate: u32,
-    to_rate: u32,
-    produced: u64,
-    output: &mut Vec<f32>,
-) -> u64 {
-    /// Zeros fed at a time: the input is taken as silence past its end.
-    const FLUSH_BLOCK: usize = 4096;
-    let total = resampled_length(source_samples, from_rate, to_rate);
-    let zeros = [0.0; FLUSH_BLOCK];
-    while produced + (output.len() as u64) < total {
-        resampler.process(&zeros, output);
-    }
-    output.truncate((total - produced) as usize);
-    total
-}
-
-/// `ceil(source_samples · to / from)`: a stream's length once resampled, as
-/// `audio::resample` gives a whole clip.
-fn resampled_length(source_samples: u64, from_rate: u32, to_rate: u32) -> u64 {
-    (u128::from(source_samples) * u128::from(to_rate)).div_ceil(u128::from(from_rate)) as u64
 }
 
 /// `count` of `items` spread evenly: the one at the centre of each of `count` equal parts

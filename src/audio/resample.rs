@@ -73,22 +73,18 @@ pub fn try_resample(
     to_rate: u32,
 ) -> Result<Vec<f32>, ResampleError> {
     let mut resampler = StreamResampler::new(from_rate, to_rate)?;
-    let output_len = resampled_len(samples.len(), from_rate, to_rate);
+    let output_len = resampled_len(samples.len() as u64, from_rate, to_rate) as usize;
     let mut output = Vec::with_capacity(output_len + DECIMATION_GROUP);
     resampler.process(samples, &mut output);
-    // Zeros after the end let the last outputs see their whole kernel.
-    let trailing_zeros = vec![0.0; resampler.filter.taps_per_row];
-    while output.len() < output_len {
-        resampler.process(&trailing_zeros, &mut output);
-    }
-    output.truncate(output_len);
+    resampler.finish(output_len, &mut output);
     Ok(output)
 }
 
-/// `ceil(n·to/from)`: the number of output samples whose time lies within `n` input samples.
-fn resampled_len(input_len: usize, from_rate: u32, to_rate: u32) -> usize {
-    let numerator = input_len as u128 * u128::from(to_rate);
-    numerator.div_ceil(u128::from(from_rate)) as usize
+/// `ceil(n·to/from)`: the number of output samples whose time lies within `n` input samples,
+/// the length of a resampled clip or stream.
+pub fn resampled_len(input_len: u64, from_rate: u32, to_rate: u32) -> u64 {
+    let numerator = u128::from(input_len) * u128::from(to_rate);
+    numerator.div_ceil(u128::from(from_rate)) as u64
 }
 
 /// A resampler for a continuous stream (the live microphone), fed in blocks of any size.
@@ -182,6 +178,17 @@ impl StreamResampler {
         let no_longer_needed = (self.center - left).min(self.history.len());
         self.history.drain(..no_longer_needed);
         self.center -= no_longer_needed;
+    }
+
+    /// Ends the stream: takes the input as silence past its end, so that the last outputs see
+    /// their whole kernel, until `output` holds `len` samples, and cuts it there. `len` is the
+    /// stream's [`resampled_len`] less what the caller has already taken out of `output`.
+    pub fn finish(&mut self, len: usize, output: &mut Vec<f32>) {
+        let silence = vec![0.0; self.filter.taps_per_row];
+        while output.len() < len {
+            self.process(&silence, output);
+        }
+        output.truncate(len);
     }
 }
 
@@ -526,20 +533,26 @@ mod tests {
             .collect()
     }
 
+    /// Asserts that `value` is the dot product of `a` and `b` to float32 rounding: within 1e-6
+    /// of the products' summed magnitude from their float64 sum.
+    fn assert_is_dot_product(value: f32, a: &[f32], b: &[f32], what: &str) {
+        let products = a.iter().zip(b);
+        let exact: f64 = products
+            .clone()
+            .map(|(&a, &b)| f64::from(a) * f64::from(b))
+            .sum();
+        let magnitude: f64 = products.map(|(&a, &b)| f64::from(a * b).abs()).sum();
+        let error = (f64::from(value) - exact).abs();
+        assert!(
+            error <= 1e-6 * magnitude,
+            "{what}: {value} vs {exact} (error {error:e})"
+        );
+    }
+
     #[test]
     fn every_dot_product_path_matches_a_float64_sum() {
         for taps in [LANES, 12 * LANES, 40 * LANES] {
             let (a, b) = (noise(taps, 1), noise(taps, 2));
-            let exact: f64 = a
-                .iter()
-                .zip(&b)
-                .map(|(&a, &b)| f64::from(a) * f64::from(b))
-                .sum();
-            let magnitude: f64 = a
-                .iter()
-                .zip(&b)
-                .map(|(&a, &b)| f64::from(a * b).abs())
-                .sum();
             let mut paths = vec![("portable", dot_portable(&a, &b))];
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx2")
@@ -549,11 +562,7 @@ mod tests {
                 paths.push(("avx2+fma", unsafe { dot_avx2_fma(&a, &b) }));
             }
             for (path, value) in paths {
-                let error = (f64::from(value) - exact).abs();
-                assert!(
-                    error <= 1e-6 * magnitude,
-                    "{path} dot product of {taps} taps: {value} vs {exact} (error {error:e})"
-                );
+                assert_is_dot_product(value, &a, &b, &format!("{path}, {taps} taps"));
             }
         }
     }
@@ -582,17 +591,8 @@ mod tests {
             assert_eq!(output.len(), input.len().div_ceil(step));
             for (k, &value) in output.iter().enumerate() {
                 let window = &padded[k * step..k * step + filter.taps_per_row];
-                let products = window.iter().zip(filter.row(0));
-                let exact: f64 = products
-                    .clone()
-                    .map(|(&x, &h)| f64::from(x) * f64::from(h))
-                    .sum();
-                let magnitude: f64 = products.map(|(&x, &h)| f64::from(x * h).abs()).sum();
-                let error = (f64::from(value) - exact).abs();
-                assert!(
-                    error <= 1e-6 * magnitude,
-                    "{from} → {to} Hz, output {k}: {value} vs {exact} (error {error:e})"
-                );
+                let what = format!("{from} → {to} Hz, output {k}");
+                assert_is_dot_product(value, window, filter.row(0), &what);
             }
         }
     }

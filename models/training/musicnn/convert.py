@@ -15,7 +15,9 @@ batch norm (both are monotonic per channel; a negative batch-norm scale turns
 the max into a min, so that channel's kernel and bias are negated and the sign
 restored after pooling), so ReLU and batch norm run on 187 values per channel
 instead of 187 x 96; the temporal convolutions run in polyphase form (eight
-phases of the time axis as channels, ``add_temporal_conv_pooled``); the batch
+phases of the time axis as channels, ``add_temporal_conv_pooled``); each
+front-end max over frequency is taken a few bands at a time, so that no conv
+output outgrows the cache (``add_conv_max_over_frequency``); the batch
 norm in front of the first dense layer is folded into that layer's weights.
 Batch norms followed by zero padding stay as Mul/Add: folding their shift
 into the next convolution would be wrong at the padded edges.
@@ -328,14 +330,53 @@ def add_front_end_conv(
         # TF kernel [time, frequency, 1, out] -> ONNX [out, 1, frequency, time].
         w = g.constant(f"{name}_weight", float32(kernel.transpose(3, 2, 1, 0) * sign[:, None, None, None]))
         b = g.constant(f"{name}_bias", float32(bias * sign))
-        bands = N_MELS - kernel.shape[1] + 1
-        y = g.node("Conv", [x, w, b], f"{name}_conv", pads=[0, before, 0, after])  # [batch, out, bands, 187]
-        y = g.node("MaxPool", [y], f"{name}_pool", kernel_shape=[bands, 1])  # [batch, out, 1, 187]
+        y = add_conv_max_over_frequency(
+            g, x, w, b, name, kernel.shape[1], TIMBRAL_BANDS_PER_CHUNK, pads=[0, before, 0, after]
+        )
         frequency_axis = g.constant(f"{name}_frequency_axis", np.array([2], dtype=np.int64))
         y = g.node("Squeeze", [y, frequency_axis], f"{name}_pooled")  # [batch, out, 187]
     y = g.node("Mul", [y, g.constant(f"{name}_sign", float32(sign).reshape(1, -1, 1))], f"{name}_unsigned")
     y = g.node("Relu", [y], f"{name}_relu")
     return norm.apply(g, y, name, (1, -1, 1))
+
+
+# Output bands per chunk of a front-end conv whose max over frequency is taken
+# chunk by chunk (see add_conv_max_over_frequency). A whole timbral conv's
+# output is 4.5-9 MB and the temporal ones' 3.8 MB, so it went to memory and
+# was read back for the max; a chunk's (204 x 4 x 187 and 408 x 12 x 24
+# floats: under 0.7 MB) stays in the 2 MB L2 of the machine measured. Per
+# patch, tract's CPU fell by about 13% and onnxruntime's about as much
+# (2-15 timbral and 6-48 temporal bands per chunk were tried; 3-6 and 6-16
+# ran within noise of each other).
+TIMBRAL_BANDS_PER_CHUNK = 4
+TEMPORAL_BANDS_PER_CHUNK = 12
+
+
+def add_conv_max_over_frequency(
+    g: GraphBuilder, x: str, weight: str, bias: str, name: str, frequency_taps: int, bands_per_chunk: int,
+    pads: list[int] | None = None,
+) -> str:
+    """Conv of ``x`` [batch, in, 96 bands, time] with ``weight`` [out, in,
+    ``frequency_taps``, time taps] (frequency unpadded; ``pads`` in ONNX order)
+    and the max over all its output bands: [batch, out, 1, frames].
+
+    The output bands are taken ``bands_per_chunk`` at a time: each chunk is
+    the conv of the input bands it reads, max-pooled at once, and the chunks'
+    maxima are merged by one Max. Every output value is the same sum of the
+    same products as in one conv, and a max of maxima is the max, so the
+    result is the same; only each intermediate is small enough to stay in
+    cache (see TIMBRAL_BANDS_PER_CHUNK)."""
+    bands = N_MELS - frequency_taps + 1
+    frequency_axis = g.constant(f"{name}_chunk_axis", np.array([2], dtype=np.int64))
+    maxima = []
+    for chunk, first in enumerate(range(0, bands, bands_per_chunk)):
+        count = min(bands_per_chunk, bands - first)
+        start = g.constant(f"{name}_chunk{chunk}_start", np.array([first], dtype=np.int64))
+        end = g.constant(f"{name}_chunk{chunk}_end", np.array([first + count + frequency_taps - 1], dtype=np.int64))
+        y = g.node("Slice", [x, start, end, frequency_axis], f"{name}_chunk{chunk}_input")
+        y = g.node("Conv", [y, weight, bias], f"{name}_chunk{chunk}_conv", **({"pads": pads} if pads else {}))
+        maxima.append(g.node("MaxPool", [y], f"{name}_chunk{chunk}_pool", kernel_shape=[count, 1]))
+    return g.node("Max", maxima, f"{name}_pool")
 
 
 # Phases of the polyphase temporal convolutions (see add_temporal_conv_pooled):
@@ -388,8 +429,7 @@ def add_temporal_conv_pooled(
     y = g.node("Transpose", [y], f"{name}_phases", perm=[0, 3, 1, 2])  # [batch, P, bands, a + q - 1]
     w = g.constant(f"{name}_weight", float32(weight.reshape(phases * channels, phases, 1, coarse_taps)))
     b = g.constant(f"{name}_bias", float32(np.tile(bias, phases)))
-    y = g.node("Conv", [y, w, b], f"{name}_conv")  # [batch, P x out, bands, a]
-    y = g.node("MaxPool", [y], f"{name}_pool", kernel_shape=[N_MELS, 1])  # [batch, P x out, 1, a]
+    y = add_conv_max_over_frequency(g, y, w, b, name, 1, TEMPORAL_BANDS_PER_CHUNK)  # [batch, P x out, 1, a]
     y = reshape(y, f"{name}_pool_phases", 0, phases, channels, coarse_frames)
     y = g.node("Transpose", [y], f"{name}_pool_frames", perm=[0, 2, 3, 1])  # [batch, out, a, P]
     y = reshape(y, f"{name}_pool_flat", 0, channels, coarse_frames * phases)

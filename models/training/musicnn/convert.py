@@ -346,8 +346,8 @@ def add_front_end_conv(
 # was read back for the max; a chunk's (204 x 4 x 187 and 408 x 12 x 24
 # floats: under 0.7 MB) stays in the 2 MB L2 of the machine measured. Per
 # patch, tract's CPU fell by about a sixth (median 70.8 -> 58.6 ms) and
-# onnxruntime's about as much (2-15 timbral and 6-48 temporal bands per chunk were tried; 3-6 and 6-16
-# ran within noise of each other).
+# onnxruntime's about as much. 2-15 timbral and 6-48 temporal bands per
+# chunk were tried; 3-6 and 6-16 ran within noise of each other.
 TIMBRAL_BANDS_PER_CHUNK = 4
 TEMPORAL_BANDS_PER_CHUNK = 12
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use genred::features::Features;
-use genred::model::Classifier;
+use genred::kinds::features28::Classifier;
 
 const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use genred::model::tagger::{Tagger, N_MELS, PATCH_FRAMES};
+use genred::kinds::musicnn::tagger::{Tagger, N_MELS, PATCH_FRAMES};
 use ndarray::{s, Array2, Array3};
 use tract_onnx::prelude::*;
 

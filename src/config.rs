@@ -18,7 +18,7 @@ use crate::sources::walk;
 use crate::web::WebConfig;
 use crate::window::{WindowKeys, WindowSpec};
 
-pub use crate::model::ModelConfig;
+pub use crate::kinds::ModelConfig;
 pub use crate::settings::{check_count, check_seconds, InvalidSetting};
 pub use crate::sinks::results::ResultsConfig;
 pub use crate::sources::folder::{FileAction, FolderConfig};

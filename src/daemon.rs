@@ -28,9 +28,10 @@ use sd_notify::NotifyState;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{debug, error, info, warn};
 
-use crate::analysis::{self, FileAnalyzer};
+use crate::analysis::FileAnalyzer;
 use crate::config::{Config, ConfigError, FileAction, FolderConfig};
-use crate::model::{GenreModel, ModelError};
+use crate::kinds::GenreModel;
+use crate::onnx::ModelError;
 use crate::record::{display_path, FileIdentity, FileJob};
 use crate::sinks::actions::Placement;
 use crate::sinks::results::{ResultsError, ResultsFile};
@@ -238,7 +239,7 @@ impl Services {
         info!(model = %display_path(&config.model.path), labels = ?model.labels(), "model loaded");
         let results_path = resolve_path(&config.results.path);
         // Results of another model or analysis do not hold: those files are classified again.
-        let running = analysis::provenance(&model, &config.window);
+        let running = model.provenance(&config.window);
         let (results, seen) =
             ResultsFile::open(&results_path, &running).map_err(DaemonError::Results)?;
         info!(results = %display_path(&results_path), known_files = seen.len(), "results file open");
@@ -283,7 +284,7 @@ impl Services {
                 Ok(())
             })?;
             for _ in 0..workers {
-                let mut analyzer = FileAnalyzer::new(&model, config.window);
+                let mut analyzer = model.file_analyzer(config.window);
                 let (jobs, results, shutdown) = (
                     worker_jobs.clone(),
                     messages.clone(),
@@ -318,7 +319,7 @@ impl Services {
         drop(messages);
         let mut sink = Sink::new(results, file_actions(folder));
         if let Some((hub, view)) = live_view {
-            sink = sink.with_live_view(hub);
+            sink = sink.with_subscriber(hub);
             let shutdown = shutdown_signal.clone();
             services.spawn(WEB, move || view.run(shutdown).map_err(DaemonError::Web))?;
         }

@@ -1,8 +1,9 @@
 //! genred: listens to music and says its genre.
 //!
 //! The modules follow the data's path:
-//! sources (folder, microphone) → [`analysis`] (resampler → the model's
-//! [`frontend`] → windows → model) → sinks, wired together by [`daemon`].
+//! sources (folder, microphone) → [`analysis`] (resampler → the model's front end →
+//! windows → model; the engine and the contracts a model kind implements) → [`kinds`] (one
+//! folder per model kind, and their registry) → sinks, wired together by [`daemon`].
 //! Files and the microphone go through the same engine; [`record`] is the
 //! vocabulary every module shares about what it concluded.
 
@@ -11,8 +12,8 @@ pub mod audio;
 pub mod config;
 pub mod daemon;
 pub mod features;
-pub mod frontend;
-pub mod model;
+pub mod kinds;
+pub mod onnx;
 pub mod record;
 pub mod settings;
 pub mod sinks;

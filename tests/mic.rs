@@ -19,11 +19,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use genred::analysis::FileAnalyzer;
 use genred::audio::wav::write_new_wav;
 use genred::audio::{load, LoadOptions};
 use genred::features::{Features, N_FEATURES, SAMPLE_RATE};
-use genred::model::{Classifier, GenreModel};
+use genred::kinds::features28::Classifier;
+use genred::kinds::GenreModel;
 use genred::sinks::MicRecord;
 use genred::sources::mic::{self, MicConfig, MicError, StartPolicy};
 use genred::window::WindowSpec;
@@ -58,7 +58,7 @@ fn live_microphone_end_to_end() {
     let started = Instant::now();
     let outcome = mic::run(
         &MicConfig::default(),
-        GenreModel::Features(Arc::clone(&classifier)),
+        GenreModel::from(Arc::clone(&classifier)),
         &shutdown,
         StartPolicy::FailFast,
         &mut |_| panic!("no prediction without a device"),
@@ -99,7 +99,7 @@ fn live_microphone_end_to_end() {
     let (stop, shutdown) = crossbeam_channel::bounded::<()>(0);
     let (predictions_tx, predictions) = crossbeam_channel::unbounded();
     let worker = {
-        let model = GenreModel::Features(Arc::clone(&classifier));
+        let model = GenreModel::from(Arc::clone(&classifier));
         thread::spawn(move || {
             mic::run(
                 &config,
@@ -295,10 +295,7 @@ const MUSICNN_PREDICTIONS: usize = 3;
 /// test `with_musicnn_each_patch_is_inferred_once…` in src/sources/mic/.)
 fn listen_with_musicnn(logs: &LogCapture, server: &TestMic, feed: &Path) {
     let model = GenreModel::load(Path::new(MUSICNN_MODEL)).expect("the musicnn model loads");
-    let GenreModel::Musicnn(musicnn) = &model else {
-        panic!("{MUSICNN_MODEL} is a musicnn model")
-    };
-    let labels = musicnn.labels().to_vec();
+    let labels = model.labels().to_vec();
     let config = MicConfig {
         enabled: true,
         ..MicConfig::default()
@@ -486,13 +483,11 @@ fn assert_no_more_errors(predictions: &Receiver<(Instant, MicRecord)>) {
 
 /// The genre `genred classify` gives the clip (the same pipeline, in process).
 fn batch_genre(classifier: &Arc<Classifier>, clip: &Path) -> String {
-    FileAnalyzer::new(
-        &GenreModel::Features(Arc::clone(classifier)),
-        WindowSpec::default(),
-    )
-    .classify(clip)
-    .expect("the clip classifies")
-    .genre
+    GenreModel::from(Arc::clone(classifier))
+        .file_analyzer(WindowSpec::default())
+        .classify(clip)
+        .expect("the clip classifies")
+        .genre
 }
 
 /// Writes `clip` preceded by [`LEAD_IN_S`] of silence as a mono WAV at 22050 Hz.

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use genred::features::{Features, FEATURE_NAMES, N_FEATURES};
-use genred::model::{Classifier, ModelError};
+use genred::kinds::features28::Classifier;
+use genred::onnx::ModelFault;
 use serde_json::Value;
 
 const DATA_CSV: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/gtzan/data.csv");
@@ -198,7 +199,7 @@ fn a_classifier_is_shared_across_threads() {
 }
 
 /// Loads `bytes` as a model file in a scratch folder.
-fn load_bytes(bytes: &[u8]) -> (ModelError, PathBuf) {
+fn load_bytes(bytes: &[u8]) -> (genred::onnx::ModelError, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.onnx");
     std::fs::write(&path, bytes).unwrap();
@@ -210,23 +211,23 @@ fn load_bytes(bytes: &[u8]) -> (ModelError, PathBuf) {
 fn broken_model_files_are_clear_errors() {
     let missing = Path::new(MODELS).join("no-such-model.onnx");
     let err = Classifier::load(&missing).unwrap_err();
-    assert!(matches!(err, ModelError::Unreadable { .. }), "{err}");
+    assert!(matches!(err.fault, ModelFault::Unreadable { .. }), "{err}");
     assert!(err.to_string().contains("no-such-model.onnx"), "{err}");
 
     let (err, path) = load_bytes(b"");
-    assert!(matches!(err, ModelError::NotOnnx { .. }), "{err}");
+    assert!(matches!(err.fault, ModelFault::NotOnnx { .. }), "{err}");
     assert!(
         err.to_string().contains(path.to_str().unwrap()) && err.to_string().contains("empty"),
         "{err}"
     );
 
     let (err, _) = load_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt this is not an ONNX model at all");
-    assert!(matches!(err, ModelError::NotOnnx { .. }), "{err}");
+    assert!(matches!(err.fault, ModelFault::NotOnnx { .. }), "{err}");
 
     let shipped = std::fs::read(model_path("genre-2")).unwrap();
     let (err, _) = load_bytes(&shipped[..shipped.len() / 2]);
     assert!(
-        matches!(err, ModelError::NotOnnx { .. }),
+        matches!(err.fault, ModelFault::NotOnnx { .. }),
         "truncated: {err}"
     );
 }
@@ -237,10 +238,10 @@ fn labels_that_do_not_match_the_outputs_are_refused() {
     let err = Classifier::load(&path).unwrap_err();
     assert!(
         matches!(
-            err,
-            ModelError::LabelCountMismatch {
+            err.fault,
+            ModelFault::LabelCount {
                 labels: 3,
-                outputs: 2,
+                expected: 2,
                 ..
             }
         ),
@@ -252,12 +253,12 @@ fn labels_that_do_not_match_the_outputs_are_refused() {
 #[test]
 fn models_for_other_features_are_refused() {
     let err = Classifier::load(&Path::new(TESTDATA).join("wrong-width.onnx")).unwrap_err();
-    assert!(matches!(err, ModelError::BadInput { .. }), "{err}");
+    assert!(matches!(err.fault, ModelFault::BadInput { .. }), "{err}");
     assert!(err.to_string().contains("takes 20 features"), "{err}");
 
     let err = Classifier::load(&Path::new(TESTDATA).join("wrong-features.onnx")).unwrap_err();
     assert!(
-        matches!(&err, ModelError::FeatureMismatch { position: 0, model, genred, .. } if model == "mfcc20" && genred == "tempo"),
+        matches!(&err.fault, ModelFault::FeatureMismatch { position: 0, model, genred, .. } if model == "mfcc20" && genred == "tempo"),
         "{err}"
     );
 }

@@ -7,7 +7,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use genred::audio::{load, LoadOptions};
-use genred::frontend::musicnn_mel::{
+use genred::kinds::musicnn::mel::{
     log_mel, patches, MusicnnMelError, DEFAULT_PATCH_HOP, N_MELS, PATCH_FRAMES, SAMPLE_RATE,
 };
 use ndarray::{s, Array2, Array3, ArrayView2};

@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use genred::model::tagger::{Tagger, TaggerError, TaggerOutputs, N_MELS, PATCH_FRAMES};
+use genred::kinds::musicnn::tagger::{Tagger, TaggerOutputs, N_MELS, PATCH_FRAMES};
+use genred::onnx::ModelFault;
 use ndarray::{s, Array2, Array3, ArrayView2, Axis};
 use ndarray_npy::read_npy;
 
@@ -163,7 +164,7 @@ fn no_patch_gives_empty_outputs_and_a_wrong_shape_is_refused() {
     let err = tagger
         .run(Array3::zeros((2, PATCH_FRAMES - 1, N_MELS)).view())
         .unwrap_err();
-    assert!(matches!(err, TaggerError::BadPatches { .. }), "{err}");
+    assert!(matches!(err.fault, ModelFault::BadUnits { .. }), "{err}");
     assert!(err.to_string().contains("musicnn-mtt.onnx"), "{err}");
     assert!(err.to_string().contains("got [2, 186, 96]"), "{err}");
 }
@@ -174,7 +175,7 @@ fn a_file_that_is_not_a_tagger_is_refused_at_load_by_name() {
     let empty = dir.path().join("empty.onnx");
     std::fs::write(&empty, b"").unwrap();
     let err = Tagger::load(&empty).unwrap_err();
-    assert!(matches!(err, TaggerError::NotOnnx { .. }), "{err}");
+    assert!(matches!(err.fault, ModelFault::NotOnnx { .. }), "{err}");
     assert!(
         err.to_string()
             .contains("empty.onnx: not a usable ONNX model"),
@@ -182,7 +183,7 @@ fn a_file_that_is_not_a_tagger_is_refused_at_load_by_name() {
     );
 
     let err = Tagger::load(&dir.path().join("missing.onnx")).unwrap_err();
-    assert!(matches!(err, TaggerError::Unreadable { .. }), "{err}");
+    assert!(matches!(err.fault, ModelFault::Unreadable { .. }), "{err}");
 
     // The 28-feature genre model: two labels and no musicnn front end.
     let err = Tagger::load(&model("genre-2.onnx")).unwrap_err();

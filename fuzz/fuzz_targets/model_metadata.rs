@@ -1,11 +1,10 @@
 //! A model's metadata validation (`labels`, `feature_names`) without a graph:
-//! any values give labels or a `ModelError`, never a panic.
+//! any values give labels or a `ModelFault`, never a panic.
 #![no_main]
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use genred::model;
+use genred::kinds::features28;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
@@ -18,7 +17,7 @@ fuzz_target!(|text: &str| {
     if let Some(feature_names) = parts.next() {
         metadata.insert("feature_names".to_owned(), feature_names.to_owned());
     }
-    if let Ok(labels) = model::validate_metadata(Path::new("fuzz.onnx"), &metadata) {
+    if let Ok(labels) = features28::validate_metadata(&metadata) {
         assert!(!labels.is_empty());
         for (i, label) in labels.iter().enumerate() {
             assert!(!labels[..i].contains(label), "{label} twice");

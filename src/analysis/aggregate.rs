@@ -7,17 +7,7 @@ use std::collections::VecDeque;
 use crate::record::{FileVerdict, Judgement, Probabilities, StreamVerdict, Timings, WindowVerdict};
 
 use super::engine::{mean_of, StreamLevel};
-
-/// Why a file's windows give no verdict.
-#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
-pub enum NoMusic {
-    #[error("silent: no window is louder than the silence threshold")]
-    Silent,
-    /// Sound is variation: a constant level (a DC offset, even at full scale) is as empty as
-    /// silence, though its RMS is high.
-    #[error("no sound: the signal holds a constant level of {level:.3} (DC) and nothing else")]
-    ConstantLevel { level: f32 },
-}
+use super::error::AnalysisError;
 
 /// A file's judged windows, collected as the engine hands them out.
 #[derive(Debug, Default)]
@@ -38,7 +28,7 @@ impl FileWindows {
     }
 
     /// The file's verdict: `judged`, the engine's mean over every distinct unit it judged
-    /// ([`Analyzer::judged_mean`](super::Analyzer::judged_mean)), with the windows collected.
+    /// ([`Analyzer::judged_mean`](super::engine::Analyzer::judged_mean)), with the windows collected.
     /// With none judged, `level` (the whole stream's) tells silence from a constant level,
     /// against `silence_rms`.
     pub fn finish(
@@ -48,12 +38,12 @@ impl FileWindows {
         silence_rms: f32,
         duration_s: f64,
         timings: Timings,
-    ) -> Result<FileVerdict, NoMusic> {
+    ) -> Result<FileVerdict, AnalysisError> {
         let Some(judgement) = judged else {
             return Err(if level.rms() < silence_rms {
-                NoMusic::Silent
+                AnalysisError::Silent
             } else {
-                NoMusic::ConstantLevel {
+                AnalysisError::ConstantLevel {
                     level: level.mean(),
                 }
             });

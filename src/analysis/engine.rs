@@ -5,13 +5,13 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::frontend::{FrontEnd, FrontEndError, Span, WindowAudio};
 use crate::audio::resample::{resampled_len, ResampleError, StreamResampler};
-use crate::frontend::{FrontEnd, FrontEndError, Span, WindowAudio};
-use crate::model::ModelError;
+use crate::onnx::ModelError;
 use crate::record::{Judgement, Probabilities, TagScores, TagVocabulary, Timings, WindowVerdict};
 
-use super::model::{UnitModel, UnitOutput};
 use super::schedule::{Ending, Schedule};
+use super::unit::{UnitModel, UnitOutput};
 
 /// Where windows lie and when a window is silence, in seconds and RMS.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -5,34 +5,21 @@
 
 use std::num::NonZeroUsize;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audio::resample::ResampleError;
 use crate::audio::{AudioError, DecodeLimits, Decoder};
-use crate::features::FeatureError;
-use crate::frontend::FrontEndError;
-use crate::model::{GenreModel, ModelError};
 use crate::record::{
     FileReport, FileVerdict, Provenance, Tags, WindowPrediction, WindowVerdict, WithPath,
 };
 use crate::window::WindowSpec;
 
-use super::aggregate::{FileWindows, NoMusic};
+use super::aggregate::FileWindows;
+use super::analyzable::Analyzable;
 use super::engine::{Analyzer, EngineSettings, WindowError};
+use super::error::{AnalysisError, MIN_DURATION_S, SILENCE_RMS};
 use super::schedule::Ending;
-
-/// Why a file's audio got no genre.
-#[derive(Debug, thiserror::Error)]
-pub enum FileAnalysisError {
-    #[error(
-        "too short: {duration_s:.2} s of audio, at least {MIN_DURATION_S} s are needed to judge a genre"
-    )]
-    TooShort { duration_s: f64 },
-    #[error(transparent)]
-    Window(#[from] WindowError),
-    #[error(transparent)]
-    NoMusic(#[from] NoMusic),
-}
 
 /// A file being judged: feed it the decoded samples, then finish it.
 pub struct FileAnalysis<'a> {
@@ -76,13 +63,9 @@ impl<'a> FileAnalysis<'a> {
     /// a file under [`MIN_DURATION_S`] is too short to judge, one with no window louder
     /// than the engine's silence threshold has no music. `decode_ms` is the caller's
     /// decoding time.
-    pub fn finish(
-        mut self,
-        duration_s: f64,
-        decode_ms: f64,
-    ) -> Result<FileVerdict, FileAnalysisError> {
+    pub fn finish(mut self, duration_s: f64, decode_ms: f64) -> Result<FileVerdict, AnalysisError> {
         if duration_s < MIN_DURATION_S {
-            return Err(FileAnalysisError::TooShort { duration_s });
+            return Err(AnalysisError::TooShort { duration_s });
         }
         if self.failure.is_none() {
             let (mean, failure) = (&mut self.windows, &mut self.failure);
@@ -94,13 +77,13 @@ impl<'a> FileAnalysis<'a> {
         }
         let mut timings = self.analyzer.timings();
         timings.decode_ms = decode_ms;
-        Ok(self.windows.finish(
+        self.windows.finish(
             self.analyzer.judged_mean(),
             self.analyzer.level(),
             self.analyzer.settings().silence_rms,
             duration_s,
             timings,
-        )?)
+        )
     }
 }
 
@@ -119,57 +102,6 @@ fn take(
     }
 }
 
-/// A window whose RMS is below this (−60 dBFS) holds no music to judge: it is
-/// left out of the file's verdict, and a file made only of such windows is
-/// reported as silent rather than given a genre.
-pub const SILENCE_RMS: f32 = 1e-3;
-
-/// The least audio a file must hold to be given a genre: under three seconds
-/// there are barely a few bars to judge, and the model, trained on 30 s clips,
-/// answers confidently about almost nothing.
-pub const MIN_DURATION_S: f64 = 3.0;
-
-/// Why a file got no genre; the file's path comes with it, once, as a [`WithPath`].
-#[derive(Debug, thiserror::Error)]
-pub enum AnalysisError {
-    #[error(transparent)]
-    Audio(AudioError),
-    #[error(
-        "too short: {duration_s:.2} s of audio, at least {MIN_DURATION_S} s are needed to judge a genre"
-    )]
-    TooShort { duration_s: f64 },
-    #[error(transparent)]
-    Features(FeatureError),
-    #[error("silent: no window is louder than {SILENCE_RMS} RMS (-60 dBFS)")]
-    Silent,
-    /// Sound is variation: a constant level (a DC offset, even at full scale)
-    /// is as empty as silence, though its RMS is high.
-    #[error("no sound: the signal holds a constant level of {level:.3} (DC) and nothing else")]
-    ConstantLevel { level: f32 },
-    #[error(transparent)]
-    Model(ModelError),
-    /// The engine could not judge a window (its front end or model broke a contract).
-    #[error(transparent)]
-    Engine(WindowError),
-}
-
-impl AnalysisError {
-    /// True when the file itself is at fault (not audio, broken, empty, silent,
-    /// too short), so it may go to the rejected folder; false when genred
-    /// failed on a file that may be fine: the model failed, or the file could
-    /// not be read (no permission, an I/O error), which says nothing of its
-    /// audio. A file that ends too soon is at fault.
-    pub fn is_bad_input(&self) -> bool {
-        match self {
-            AnalysisError::Model(_) | AnalysisError::Engine(_) => false,
-            AnalysisError::Audio(AudioError::Io { cause }) => {
-                cause.kind() == std::io::ErrorKind::UnexpectedEof
-            }
-            _ => true,
-        }
-    }
-}
-
 /// Classifies files, one at a time, through the analysis engine; each worker thread owns
 /// one, so FFT plans and filterbanks are built once per thread.
 pub struct FileAnalyzer {
@@ -181,7 +113,7 @@ pub struct FileAnalyzer {
 
 impl FileAnalyzer {
     /// An analyzer for `model`, through the front end its metadata names.
-    pub fn new(model: &GenreModel, windows: WindowSpec) -> Self {
+    pub fn new(model: Arc<dyn Analyzable>, windows: WindowSpec) -> Self {
         let settings = EngineSettings {
             length_s: windows.length_s,
             hop_s: windows.hop_s,
@@ -191,9 +123,9 @@ impl FileAnalyzer {
             max_units: NonZeroUsize::new(windows.max_patches),
         };
         FileAnalyzer {
+            provenance: model.provenance(&windows),
             engine: model.analyzer(settings),
             windows,
-            provenance: super::provenance(model, &windows),
         }
     }
 
@@ -229,7 +161,7 @@ impl FileAnalyzer {
         }
         let verdict = file
             .finish(decoder.duration_s(), decode_ms)
-            .map_err(|error| WithPath::new(path, AnalysisError::from(error)))?;
+            .map_err(|error| WithPath::new(path, error))?;
         let probabilities = verdict.judgement.probabilities;
         let tags = Tags(verdict.judgement.tags);
         let (genre, confidence) = probabilities
@@ -259,24 +191,6 @@ impl FileAnalyzer {
             provenance: self.provenance.clone(),
             timings: verdict.timings,
         })
-    }
-}
-
-impl From<FileAnalysisError> for AnalysisError {
-    /// The engine's reason why a file got no verdict.
-    fn from(error: FileAnalysisError) -> Self {
-        match error {
-            FileAnalysisError::TooShort { duration_s } => AnalysisError::TooShort { duration_s },
-            FileAnalysisError::NoMusic(NoMusic::Silent) => AnalysisError::Silent,
-            FileAnalysisError::NoMusic(NoMusic::ConstantLevel { level }) => {
-                AnalysisError::ConstantLevel { level }
-            }
-            FileAnalysisError::Window(WindowError::FrontEnd(FrontEndError::Features(cause))) => {
-                AnalysisError::Features(cause)
-            }
-            FileAnalysisError::Window(WindowError::Model(cause)) => AnalysisError::Model(cause),
-            FileAnalysisError::Window(cause) => AnalysisError::Engine(cause),
-        }
     }
 }
 

@@ -11,47 +11,29 @@
 //! its aggregator's: a file's verdict is the mean over the units judged in it ([`FileWindows`]), the
 //! microphone's a moving average ([`StreamSmoother`]). The engine keeps only what the windows
 //! to come need, so memory does not grow with the stream.
+//!
+//! This module knows no model kind: it holds the contracts a kind implements ([`FrontEnd`],
+//! [`UnitModel`], [`Analyzable`]); the kinds and their registry are in `crate::kinds`.
 
 mod aggregate;
+mod analyzable;
 mod engine;
+mod error;
 mod file;
-mod model;
+mod frontend;
 mod schedule;
-
-use crate::model::GenreModel;
-use crate::record::{AnalysisRules, Provenance};
-use crate::window::WindowSpec;
+mod unit;
 
 /// The engine's verdicts are [`record`](crate::record) vocabulary, shared with the sources and
 /// sinks; they are named here too, beside the engine that reaches them.
 pub use crate::record::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
-pub use aggregate::{FileWindows, NoMusic, StreamSmoother};
-pub use engine::{Analyzer, Engine, EngineSettings, StreamLevel, WindowError, WindowOutcome};
-pub use file::{
-    AnalysisError, FileAnalysis, FileAnalysisError, FileAnalyzer, MIN_DURATION_S, SILENCE_RMS,
-};
-pub use model::{UnitModel, UnitOutput};
-pub use schedule::{Ending, Schedule};
-
-/// genred's analysis version, recorded with every verdict ([`AnalysisRules::version`]).
-/// Raise it with any change to windowing, aggregation or a front end that can change a
-/// verdict: a restart then classifies every file again instead of keeping stale results.
-pub const ANALYSIS_VERSION: u32 = 1;
-
-/// What a verdict of `model` under `windows` is reached with.
-pub fn provenance(model: &GenreModel, windows: &WindowSpec) -> Provenance {
-    let file = model.file();
-    Provenance {
-        model: file.name.clone(),
-        model_sha256: file.sha256.clone(),
-        analysis: AnalysisRules {
-            version: ANALYSIS_VERSION,
-            window_s: windows.length_s,
-            hop_s: windows.hop_s,
-            max_patches: windows.max_patches,
-        },
-    }
-}
-
+pub use aggregate::{FileWindows, StreamSmoother};
+pub use analyzable::{Analyzable, ANALYSIS_VERSION};
 #[cfg(test)]
-mod tests;
+pub(crate) use engine::mean_of;
+pub use engine::{Analyzer, Engine, EngineSettings, StreamLevel, WindowError, WindowOutcome};
+pub use error::{AnalysisError, MIN_DURATION_S, SILENCE_RMS};
+pub use file::{FileAnalysis, FileAnalyzer};
+pub use frontend::{FrontEnd, FrontEndError, Span, WindowAudio};
+pub use schedule::{Ending, Schedule};
+pub use unit::{ModelInfo, UnitModel, UnitOutput};

@@ -7,7 +7,7 @@
 //! end when the hops left at least [`MIN_TAIL_S`] unheard, or the whole stream when it is
 //! shorter than one window.
 
-use crate::frontend::Span;
+use super::frontend::Span;
 use crate::window::MIN_TAIL_S;
 
 /// What happens when the stream ends.

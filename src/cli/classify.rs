@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use genred::analysis::FileAnalyzer;
-use genred::model::{GenreModel, DEFAULT_MODEL};
+use genred::kinds::{GenreModel, DEFAULT_MODEL};
 use genred::record::FileReport;
 use genred::record::{self, display_path};
 use genred::window::{
@@ -88,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     super::map_ordered(
         &files,
         jobs,
-        || FileAnalyzer::new(&model, windows),
+        || model.file_analyzer(windows),
         |analyzer, path| analyzer.classify(path),
         |_, result| {
             match result {

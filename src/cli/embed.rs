@@ -16,8 +16,8 @@ use ndarray::{Array2, Array3};
 use serde::Serialize;
 
 use genred::audio::{self, LoadOptions};
-use genred::frontend::musicnn_mel::{self, DEFAULT_PATCH_HOP};
-use genred::model::tagger::{Tagger, TaggerOutputs};
+use genred::kinds::musicnn::mel::{self as musicnn_mel, DEFAULT_PATCH_HOP};
+use genred::kinds::musicnn::tagger::{Tagger, TaggerOutputs};
 use genred::record::display_path;
 
 use super::{collect_inputs, exit_code, go_on_while_written, jobs, map_ordered, one_line};

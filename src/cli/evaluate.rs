@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use genred::features::csv::{self, FeatureTable};
 use genred::features::Features;
-use genred::model::{Classifier, DEFAULT_FEATURES_MODEL};
+use genred::kinds::features28::Classifier;
+use genred::kinds::DEFAULT_FEATURES_MODEL;
 use genred::record::most_probable;
 
 /// What `genred evaluate --help` says after the options.

@@ -15,25 +15,24 @@
 //! acted on (the folder source takes its new version on its own).
 
 pub mod actions;
+mod records;
 pub mod results;
+
+pub use records::{MicRecord, RecordKind, MIC_SOURCE};
 
 use std::collections::VecDeque;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use serde::Serialize;
 use tracing::{debug, error, info, warn};
 
 use crate::analysis::AnalysisError;
-use crate::record::{
-    self, display_path, FileJob, FileReport, MicVerdict, Probabilities, StreamVerdict, Tags,
-    WithPath,
-};
-use crate::web::{Hub, RecordKind};
+use crate::record::{self, display_path, FileJob, FileReport, MicVerdict, WithPath};
 use actions::{check_unchanged, genre_folder, ActionError, Placement, Staged};
+use records::{ActionRecord, FileFailureRecord, FileResultRecord, FILE_SOURCE};
 use results::{format_mtime, ResultsError, ResultsFile};
 
 /// The first delay before writing the results file again after a failure.
@@ -87,156 +86,6 @@ impl FileActions {
     }
 }
 
-/// The result record of a classified file.
-#[derive(Serialize)]
-struct FileResultRecord<'a> {
-    time: String,
-    source: &'static str,
-    #[serde(flatten)]
-    report: &'a FileReport,
-    /// The exact bytes of a path that is not UTF-8 (`path` is then lossy).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path_bytes: Option<String>,
-    /// Size and modification time of the version analysed: the restart index.
-    size: u64,
-    mtime: Option<String>,
-    #[serde(flatten)]
-    action: ActionRecord,
-}
-
-/// The failure record of a file that got no genre.
-#[derive(Serialize)]
-struct FileFailureRecord<'a> {
-    time: String,
-    source: &'static str,
-    #[serde(serialize_with = "record::serialize_path_lossy")]
-    path: &'a Path,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    path_bytes: Option<String>,
-    error: String,
-    /// Present for a fault of the file, which is final; absent for a failure
-    /// that is not the file's (genred's own, or a file it may not read), so
-    /// that a restart tries the file again.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    size: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mtime: Option<String>,
-    #[serde(flatten)]
-    action: ActionRecord,
-}
-
-/// The `source` of every microphone record.
-const MIC_SOURCE: &str = "mic";
-
-/// The record of one window of the microphone, as written to the results file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MicRecord {
-    /// When the window ended, RFC 3339 (UTC, milliseconds).
-    pub time: String,
-    /// Always `"mic"`.
-    pub source: &'static str,
-    /// The configured device name.
-    pub device: String,
-    /// The most probable genre, or `None` for silence.
-    pub genre: Option<String>,
-    /// The probability of `genre` (0 for silence).
-    pub confidence: f32,
-    /// Every label's probability, in the model's label order (empty for
-    /// silence); serialized as a JSON object.
-    pub probabilities: Probabilities,
-    /// For a model with tags (musicnn), each vocabulary's tag scores over the window, as
-    /// file records carry them: `{"msd": {"rock": p, ...}, "mtt": {...}}`; left out for a
-    /// model without tags and for silence.
-    #[serde(skip_serializing_if = "Tags::is_empty")]
-    pub tags: Tags,
-    /// The arg-max of the mean probabilities over the last `smoothing`
-    /// non-silent windows; during silence it still names the last music heard.
-    pub smoothed_genre: Option<String>,
-    /// Seconds of audio in the window.
-    pub window_s: f64,
-    /// True until the window holds `window_s` seconds.
-    pub provisional: bool,
-    /// True when the window's RMS is under `silence_rms`.
-    pub silence: bool,
-    /// Mono frames at the device rate lost since listening began.
-    pub dropped_samples: u64,
-}
-
-impl From<&MicVerdict> for MicRecord {
-    fn from(heard: &MicVerdict) -> Self {
-        let StreamVerdict {
-            window,
-            provisional,
-            smoothed,
-        } = &heard.verdict;
-        let best = heard.best();
-        let judgement = window.judgement.as_ref();
-        MicRecord {
-            time: record::rfc3339(heard.time),
-            source: MIC_SOURCE,
-            device: heard.device.clone(),
-            genre: best.map(|(genre, _)| genre.to_owned()),
-            confidence: best.map_or(0.0, |(_, p)| p),
-            probabilities: judgement.map_or_else(
-                || Probabilities(Vec::new()),
-                |judgement| judgement.probabilities.clone(),
-            ),
-            tags: Tags(judgement.map_or_else(Vec::new, |judgement| judgement.tags.clone())),
-            smoothed_genre: smoothed.best().map(|(genre, _)| genre.to_owned()),
-            window_s: window.length_s(),
-            provisional: *provisional,
-            silence: heard.is_silence(),
-            dropped_samples: heard.dropped_samples,
-        }
-    }
-}
-
-/// Where a file action puts the file, or why it could not; a destination
-/// that is not UTF-8 also in exact bytes, like `path`.
-#[derive(Debug, Default, Serialize)]
-struct ActionRecord {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    moved_to: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    moved_to_bytes: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    copied_to: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    copied_to_bytes: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    action_error: Option<String>,
-}
-
-impl ActionRecord {
-    /// Where `staged` puts the file.
-    fn placed(staged: &Staged) -> Self {
-        let destination = staged.destination();
-        let (shown, bytes) = (
-            Some(destination.to_string_lossy().into_owned()),
-            record::path_bytes(destination),
-        );
-        match staged.placement() {
-            Placement::Move => Self {
-                moved_to: shown,
-                moved_to_bytes: bytes,
-                ..Self::default()
-            },
-            Placement::Copy => Self {
-                copied_to: shown,
-                copied_to_bytes: bytes,
-                ..Self::default()
-            },
-        }
-    }
-
-    fn failed(err: &ActionError) -> Self {
-        Self {
-            action_error: Some(err.to_string()),
-            ..Self::default()
-        }
-    }
-}
-
 /// Where a result's file goes once its record is written.
 #[derive(Debug, Clone)]
 struct Destination {
@@ -267,6 +116,13 @@ struct Retry {
     delay: Duration,
 }
 
+/// What learns of each record right after it is appended (the live view): the sink knows
+/// it only by this.
+pub trait RecordSubscriber: Send + Sync + std::fmt::Debug {
+    /// `line` (one JSON record, without its newline) was appended to the results file.
+    fn record_written(&self, kind: RecordKind, line: Arc<str>);
+}
+
 /// The owner of the results file and the file actions.
 #[derive(Debug)]
 pub struct Sink {
@@ -276,8 +132,8 @@ pub struct Sink {
     waiting: VecDeque<Pending>,
     /// Set while the results file fails.
     retry: Option<Retry>,
-    /// The live view's hub, when `[web]` is on.
-    live: Option<Arc<Hub>>,
+    /// Who learns of each record as it is written (the live view, when `[web]` is on).
+    subscriber: Option<Arc<dyn RecordSubscriber>>,
 }
 
 impl Sink {
@@ -287,14 +143,14 @@ impl Sink {
             actions,
             waiting: VecDeque::new(),
             retry: None,
-            live: None,
+            subscriber: None,
         }
     }
 
-    /// Also hands every record appended to the live view's hub.
-    pub fn with_live_view(self, hub: Arc<Hub>) -> Self {
+    /// Also hands every record, right after it is appended, to `subscriber`.
+    pub fn with_subscriber(self, subscriber: Arc<dyn RecordSubscriber>) -> Self {
         Self {
-            live: Some(hub),
+            subscriber: Some(subscriber),
             ..self
         }
     }
@@ -489,7 +345,7 @@ impl Sink {
         let appended = match outcome {
             Ok(report) => self.results.append(&FileResultRecord {
                 time,
-                source: "file",
+                source: FILE_SOURCE,
                 report,
                 path_bytes,
                 size: job.identity.size,
@@ -500,7 +356,7 @@ impl Sink {
                 let final_failure = failure.error.is_bad_input();
                 self.results.append(&FileFailureRecord {
                     time,
-                    source: "file",
+                    source: FILE_SOURCE,
                     path: &job.path,
                     path_bytes,
                     error: failure.to_string(),
@@ -516,10 +372,10 @@ impl Sink {
         })
     }
 
-    /// Hands a record, right after it is appended, to the live view if it runs.
+    /// Hands a record, right after it is appended, to the subscriber if there is one.
     fn publish(&self, kind: RecordKind, line: Arc<str>) {
-        if let Some(live) = &self.live {
-            live.publish(kind, line);
+        if let Some(subscriber) = &self.subscriber {
+            subscriber.record_written(kind, line);
         }
     }
 }
@@ -544,13 +400,17 @@ fn commit(staged: Staged) {
 mod tests {
     use super::*;
     use crate::audio::AudioError;
-    use crate::record::{FileIdentity, Judgement, TagScores, Timings, WindowVerdict};
+    use crate::record::{
+        FileIdentity, Judgement, Probabilities, StreamVerdict, TagScores, Tags, Timings,
+        WindowVerdict,
+    };
     use base64::Engine as _;
     use serde_json::Value;
     use std::ffi::OsStr;
     use std::fs::File;
     use std::io;
     use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -682,14 +542,32 @@ mod tests {
         Ok(())
     }
 
+    /// A subscriber that keeps what it is handed.
+    #[derive(Debug, Default)]
+    struct Lines(std::sync::Mutex<VecDeque<Arc<str>>>);
+
+    impl RecordSubscriber for Lines {
+        fn record_written(&self, _: RecordKind, line: Arc<str>) {
+            if let Ok(mut lines) = self.0.lock() {
+                lines.push_back(line);
+            }
+        }
+    }
+
+    impl Lines {
+        fn try_recv(&self) -> Result<Arc<str>, &'static str> {
+            let mut lines = self.0.lock().map_err(|_| "poisoned")?;
+            lines.pop_front().ok_or("no line")
+        }
+    }
+
     #[test]
-    fn the_live_view_gets_each_line_as_appended_and_nothing_unrecorded() -> TestResult {
+    fn the_subscriber_gets_each_line_as_appended_and_nothing_unrecorded() -> TestResult {
         let scene = Scene::new()?;
-        let hub = Arc::new(Hub::new(1, 8));
-        let mut events = hub.subscribe()?;
+        let events = Arc::new(Lines::default());
         let mut sink = scene
             .sink(Placement::Move)?
-            .with_live_view(Arc::clone(&hub));
+            .with_subscriber(Arc::clone(&events) as Arc<dyn RecordSubscriber>);
         let job = scene.drop_file(OsStr::new("song.wav"), b"RIFF")?;
         let stale = scene.drop_file(OsStr::new("stale.wav"), b"old")?;
         fs::remove_file(&stale.path)?;

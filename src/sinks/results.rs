@@ -14,16 +14,16 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use crate::record::{display_path, Provenance, RecordedVersion, SeenFiles};
+
+use super::records::{IndexedRecord, FILE_SOURCE};
 use crate::settings::InvalidSetting;
 
 /// The `[results]` section.
@@ -74,42 +74,6 @@ pub struct ResultsFile {
     file: File,
     /// An append failed: the file may end inside a line.
     torn: bool,
-}
-
-/// The part of a record the restart index needs; other fields are ignored.
-#[derive(Debug, Deserialize)]
-struct IndexedRecord {
-    source: String,
-    path: Option<PathBuf>,
-    /// Standard base64 of the path's bytes, for a name that is not UTF-8.
-    path_bytes: Option<String>,
-    size: Option<u64>,
-    mtime: Option<String>,
-    /// Present on a failure record: the file's own fault, whatever the model.
-    error: Option<String>,
-    /// The provenance of a verdict; `None` on a record without one (a failure, or written
-    /// before genred recorded provenance).
-    #[serde(flatten)]
-    provenance: Option<Provenance>,
-}
-
-impl IndexedRecord {
-    /// Whether the record still holds for a restart under `running`: a failure of the
-    /// file's own, or a verdict reached with the very same model and rules.
-    fn holds_under(&self, running: &Provenance) -> bool {
-        self.error.is_some() || self.provenance.as_ref() == Some(running)
-    }
-
-    /// The exact path: from `path_bytes` when present, else `path`.
-    fn exact_path(&self) -> Option<PathBuf> {
-        let Some(encoded) = &self.path_bytes else {
-            return self.path.clone();
-        };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .ok()?;
-        Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
-    }
 }
 
 impl ResultsFile {
@@ -227,7 +191,7 @@ fn read_index(file: &File, path: &Path, running: &Provenance) -> io::Result<Seen
         let (Some(file_path), Some(size)) = (record.exact_path(), record.size) else {
             continue;
         };
-        if record.source != "file" {
+        if record.source != FILE_SOURCE {
             continue;
         }
         // The latest record of a path decides.
@@ -271,6 +235,7 @@ fn ends_inside_a_line(file: &mut File) -> io::Result<bool> {
 pub(crate) mod tests {
     use super::*;
     use crate::record::AnalysisRules;
+    use std::os::unix::ffi::OsStringExt;
     use std::time::Duration;
 
     #[derive(Serialize)]

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use capture::{list_input_devices, CaptureError, DeviceSupport, InputDeviceInfo};
 
 use crate::audio::resample::ResampleError;
-use crate::model::GenreModel;
+use crate::kinds::GenreModel;
 use crate::record::MicVerdict;
 use crate::settings::{check_seconds, InvalidSetting};
 use crate::window;

@@ -14,20 +14,13 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 use tracing::info;
 
+use crate::sinks::{RecordKind, RecordSubscriber};
+
 /// Records a client may have in flight before it counts as stalled. A client
 /// that reads keeps up with the few records a second genred writes at most;
 /// this many is minutes of microphone records, and at ~4 KB for the largest
 /// records (a tagger's file record) at most ~256 KB per client.
 pub const CLIENT_BUFFER: usize = 64;
-
-/// What a published line is, as far as the live view's health report cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordKind {
-    /// A drop-folder file, classified or failed.
-    File,
-    /// A microphone prediction; `silence` when the window was too quiet to judge.
-    Mic { silence: bool },
-}
 
 /// The last microphone record the sink wrote, for `/healthz`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -167,6 +160,12 @@ impl Hub {
         let mut state = self.state();
         state.closed = true;
         state.clients.clear();
+    }
+}
+
+impl RecordSubscriber for Hub {
+    fn record_written(&self, kind: RecordKind, line: Arc<str>) {
+        self.publish(kind, line);
     }
 }
 

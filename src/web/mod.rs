@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::settings::{check_count, InvalidSetting};
 
-pub use hub::{Hub, RecordKind};
+pub use hub::Hub;
 pub use server::{About, LiveView, MicAbout, WebError};
 
 /// The `[web]` section of the config.

@@ -20,8 +20,9 @@ use super::predictor::WindowPredictor;
 use super::*;
 use crate::audio::{self, LoadOptions};
 use crate::features::SAMPLE_RATE;
-use crate::frontend::mel_patches::PATCH_SAMPLES;
-use crate::frontend::musicnn_mel::{self, DEFAULT_PATCH_HOP};
+use crate::kinds::musicnn::mel::{self as musicnn_mel, DEFAULT_PATCH_HOP};
+use crate::kinds::musicnn::patches::PATCH_SAMPLES;
+use crate::kinds::musicnn::MusicnnGenre;
 use crate::record::Judgement;
 
 const FIXTURES: &str = concat!(
@@ -566,10 +567,9 @@ fn with_musicnn_each_patch_is_inferred_once_and_a_window_is_the_mean_of_its_patc
     let rate = musicnn_mel::SAMPLE_RATE;
     let audio = clip("blues.00000.wav", rate);
     let audio = &audio[..MUSICNN_AUDIO_S * rate as usize];
-    let GenreModel::Musicnn(musicnn) = model("musicnn-genre-10.onnx") else {
-        panic!("musicnn-genre-10 is a musicnn model")
-    };
-    let model = GenreModel::Musicnn(Arc::clone(&musicnn));
+    let path = Path::new(MODELS).join("musicnn-genre-10.onnx");
+    let musicnn = Arc::new(MusicnnGenre::load(&path).unwrap_or_else(|e| panic!("{e}")));
+    let model = GenreModel::from(Arc::clone(&musicnn));
     let mut predictor =
         WindowPredictor::new(&MicConfig::default(), &model, rate).unwrap_or_else(|e| panic!("{e}"));
     // Blocks of a capture period: a window ends in one block at most.

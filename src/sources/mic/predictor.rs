@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use crate::analysis::{Analyzer, Ending, EngineSettings, StreamSmoother, WindowOutcome};
 use crate::audio::resample::ResampleError;
 use crate::audio::wav::write_new_wav;
-use crate::model::GenreModel;
+use crate::kinds::GenreModel;
 use crate::record::MicVerdict;
 
 use super::MicConfig;

@@ -1,27 +1,15 @@
-//! Front ends: what a model sees of the audio.
+//! The front-end contract: what a model sees of the audio.
 //!
 //! A model names the front end it was trained on in its ONNX metadata (`front_end`), and
-//! genred must feed it exactly that input: the 28 dataset features of the seed's models
-//! ([`features28`], over [`crate::features`]), or the mel patches of the musicnn taggers
-//! ([`mel_patches`], over [`musicnn_mel`]).
+//! genred must feed it exactly that input; each model kind (`crate::kinds`) brings its own
+//! front end, and the registry picks the kind by that name when the model is loaded.
 //!
 //! A front end turns mono samples at its own rate into per-frame values, computing each
-//! frame once, and turns the frames under a window into model inputs ("units"). Each model
-//! names its front end in its ONNX metadata (`front_end`); [`FrontEndKind`] is that name,
-//! checked when the model is loaded, so a model genred cannot feed is refused up front.
+//! frame once, and turns the frames under a window into model inputs ("units").
 //!
 //! Units are named by the stretch of stream they cover ([`Span`]): the same span always
 //! holds the same unit, so the engine infers it once and keeps its output for every window
 //! that contains it.
-
-pub mod features28;
-pub mod mel_patches;
-pub mod musicnn_mel;
-
-use std::fmt;
-
-pub use features28::Features28;
-pub use mel_patches::MelPatches;
 
 /// A stretch of a stream, `start..end`, in samples at a front end's rate from the stream's
 /// first sample.
@@ -108,89 +96,4 @@ pub trait FrontEnd: Send {
 
     /// Frames analysed since creation; a frame shared by several windows counts once.
     fn frames_computed(&self) -> u64;
-}
-
-/// The front ends genred has, by the name models give in their `front_end` metadata.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FrontEndKind {
-    /// The 28 features of the GTZAN "musicfeatures" dataset, librosa 0.6.1 semantics.
-    Features28,
-    /// musicnn's log-mel patches: 16 kHz, 96 bands, 187 frames.
-    MusicnnMel,
-}
-
-impl FrontEndKind {
-    /// Every front end genred has.
-    pub const ALL: [FrontEndKind; 2] = [FrontEndKind::Features28, FrontEndKind::MusicnnMel];
-
-    /// The `front_end` of a model that declares none: the 28-feature models genred shipped
-    /// before the key existed.
-    pub const UNDECLARED: FrontEndKind = FrontEndKind::Features28;
-
-    /// The name in a model's metadata.
-    pub fn name(self) -> &'static str {
-        match self {
-            FrontEndKind::Features28 => features28::NAME,
-            FrontEndKind::MusicnnMel => musicnn_mel::NAME,
-        }
-    }
-
-    /// The front end a model's `front_end` metadata names (`None`: not declared).
-    pub fn from_metadata(value: Option<&str>) -> Result<Self, UnknownFrontEnd> {
-        let Some(value) = value else {
-            return Ok(Self::UNDECLARED);
-        };
-        Self::ALL
-            .into_iter()
-            .find(|kind| kind.name() == value)
-            .ok_or_else(|| UnknownFrontEnd(value.to_owned()))
-    }
-}
-
-impl fmt::Display for FrontEndKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A `front_end` genred does not have; the model loader adds the model's path.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a front end genred has ({known})", known = known_names())]
-pub struct UnknownFrontEnd(pub String);
-
-fn known_names() -> String {
-    FrontEndKind::ALL.map(FrontEndKind::name).join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_model_without_front_end_metadata_gets_the_28_features() {
-        assert_eq!(
-            FrontEndKind::from_metadata(None),
-            Ok(FrontEndKind::Features28)
-        );
-        assert_eq!(
-            FrontEndKind::from_metadata(Some("librosa-0.6.1-28")),
-            Ok(FrontEndKind::Features28)
-        );
-        assert_eq!(
-            FrontEndKind::from_metadata(Some("musicnn-mel-16k-96")),
-            Ok(FrontEndKind::MusicnnMel)
-        );
-    }
-
-    #[test]
-    fn an_unknown_front_end_is_named_with_the_known_ones() {
-        let error = FrontEndKind::from_metadata(Some("mfcc-13")).map_err(|e| e.to_string());
-        assert_eq!(
-            error,
-            Err(
-                r#""mfcc-13" is not a front end genred has (librosa-0.6.1-28, musicnn-mel-16k-96)"#
-                    .to_owned()
-            )
-        );
-    }
 }

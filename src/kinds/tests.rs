@@ -1,16 +1,15 @@
-//! The engine against the batch road over real GTZAN clips: the same windows and verdicts
+//! The engine with each kind's real front end: against the batch road over real GTZAN clips: the same windows and verdicts
 //! whether a file arrives whole or in odd-sized blocks, each frame computed once.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::*;
-use crate::analysis::SILENCE_RMS;
+use super::features28::{Classifier, Features28};
+use crate::analysis::*;
 use crate::audio::{self, resample, LoadOptions};
 use crate::features::{HOP_LENGTH, N_FFT, SAMPLE_RATE};
-use crate::frontend::{Features28, Span};
-use crate::model::Classifier;
+use crate::onnx::{ModelError, ModelFile, Role};
 use crate::window::WindowSpec;
 
 const FIXTURES: &str = concat!(
@@ -191,7 +190,7 @@ fn files_get_the_batch_roads_windows_and_verdicts() {
                     let batch = crate::record::Probabilities::new(classifier.labels(), batch);
                     assert_close(&what, &judged.probabilities, &batch);
                 }
-                let mean = super::engine::mean_of(expected.iter().map(|(_, p)| &p[..]));
+                let mean = crate::analysis::mean_of(expected.iter().map(|(_, p)| &p[..]));
                 let mean = crate::record::Probabilities::new(classifier.labels(), &mean);
                 assert_close(&what, &got.judgement.probabilities, &mean);
             }
@@ -347,7 +346,7 @@ fn silence_and_a_constant_level_are_no_music() {
     };
     assert_eq!(
         outcome(&mut engine, &vec![0.0; five_s]).as_deref(),
-        Some("silent: no window is louder than the silence threshold")
+        Some("silent: no window is louder than 0.001 RMS (-60 dBFS)")
     );
     assert_eq!(
         outcome(&mut engine, &vec![0.5; five_s]).as_deref(),
@@ -362,7 +361,7 @@ fn silence_and_a_constant_level_are_no_music() {
 /// A stand-in for a tagger: each patch's "genre" is the mean of its low and of its high
 /// mel bands; it counts the patches it is given.
 struct BandMeans {
-    file: crate::model::ModelFile,
+    file: ModelFile,
     labels: Vec<String>,
     patches_inferred: std::sync::atomic::AtomicUsize,
 }
@@ -370,10 +369,11 @@ struct BandMeans {
 impl Default for BandMeans {
     fn default() -> Self {
         BandMeans {
-            file: crate::model::ModelFile {
+            file: ModelFile {
                 path: "band-means.onnx".into(),
                 name: "band-means".to_owned(),
                 sha256: "0".repeat(64),
+                role: Role::Model,
             },
             labels: vec!["low".to_owned(), "high".to_owned()],
             patches_inferred: Default::default(),
@@ -393,19 +393,18 @@ impl BandMeans {
     }
 }
 
-impl UnitModel<ndarray::Array2<f32>> for BandMeans {
-    fn file(&self) -> &crate::model::ModelFile {
+impl ModelInfo for BandMeans {
+    fn file(&self) -> &ModelFile {
         &self.file
     }
 
     fn labels(&self) -> &[String] {
         &self.labels
     }
+}
 
-    fn infer(
-        &self,
-        units: &[ndarray::Array2<f32>],
-    ) -> Result<Vec<UnitOutput>, crate::model::ModelError> {
+impl UnitModel<ndarray::Array2<f32>> for BandMeans {
+    fn infer(&self, units: &[ndarray::Array2<f32>]) -> Result<Vec<UnitOutput>, ModelError> {
         self.patches_inferred
             .fetch_add(units.len(), std::sync::atomic::Ordering::Relaxed);
         Ok(units
@@ -420,9 +419,9 @@ impl UnitModel<ndarray::Array2<f32>> for BandMeans {
 
 #[test]
 fn mel_patches_are_inferred_once_and_windows_are_their_mean() {
-    use crate::frontend::mel_patches::PATCH_SAMPLES;
-    use crate::frontend::musicnn_mel::{self, log_mel, patches, DEFAULT_PATCH_HOP};
-    use crate::frontend::MelPatches;
+    use super::musicnn::mel::{self as musicnn_mel, log_mel, patches, DEFAULT_PATCH_HOP};
+    use super::musicnn::patches::PATCH_SAMPLES;
+    use super::musicnn::MelPatches;
 
     let song = seventy_second_song();
     let model = Arc::new(BandMeans::default());
@@ -463,8 +462,8 @@ fn mel_patches_are_inferred_once_and_windows_are_their_mean() {
 
 #[test]
 fn a_file_is_judged_on_its_distinct_patches_or_an_even_sample_of_them() {
-    use crate::frontend::musicnn_mel::{self, log_mel, patches, DEFAULT_PATCH_HOP};
-    use crate::frontend::MelPatches;
+    use super::musicnn::mel::{self as musicnn_mel, log_mel, patches, DEFAULT_PATCH_HOP};
+    use super::musicnn::MelPatches;
     use std::sync::atomic::Ordering::Relaxed;
 
     let song = seventy_second_song();
@@ -522,5 +521,5 @@ fn a_file_is_judged_on_its_distinct_patches_or_an_even_sample_of_them() {
 
 fn mean_of_outputs(outputs: impl Iterator<Item = Vec<f32>>) -> Vec<f32> {
     let outputs: Vec<Vec<f32>> = outputs.collect();
-    super::engine::mean_of(outputs.iter().map(Vec::as_slice))
+    crate::analysis::mean_of(outputs.iter().map(Vec::as_slice))
 }

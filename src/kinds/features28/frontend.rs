@@ -8,7 +8,7 @@
 
 use crate::features::{Features, StreamExtractor, HOP_LENGTH, SAMPLE_RATE};
 
-use super::{FrontEnd, FrontEndError, Span, WindowAudio};
+use crate::analysis::{FrontEnd, FrontEndError, Span, WindowAudio};
 
 /// This front end's name, as a model declares it in its ONNX metadata (`front_end`).
 pub const NAME: &str = "librosa-0.6.1-28";

@@ -8,8 +8,8 @@
 
 use ndarray::Array2;
 
-use super::musicnn_mel::{LogMelStream, HOP_LENGTH, N_MELS, PATCH_FRAMES, SAMPLE_RATE};
-use super::{FrontEnd, FrontEndError, Span, WindowAudio};
+use super::mel::{LogMelStream, HOP_LENGTH, N_MELS, PATCH_FRAMES, SAMPLE_RATE};
+use crate::analysis::{FrontEnd, FrontEndError, Span, WindowAudio};
 
 /// The stretch of stream one patch covers: from its first frame's centre to its last
 /// frame's reach, `187 · 256` samples (2.992 s).
@@ -113,7 +113,7 @@ impl FrontEnd for MelPatches {
 
 #[cfg(test)]
 mod tests {
-    use super::super::musicnn_mel::{log_mel, patches, DEFAULT_PATCH_HOP};
+    use super::super::mel::{log_mel, patches, DEFAULT_PATCH_HOP};
     use super::*;
 
     fn signal(len: usize) -> Vec<f32> {

@@ -16,9 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use common::*;
-use serde_json::Value;
 
 /// The longest destination name genred gives (NAME_MAX less what its
 /// temporary copy's name adds).
@@ -52,23 +50,6 @@ fn holds_open(pid: u32, path: &Path) -> bool {
     descriptors
         .flatten()
         .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == path))
-}
-
-fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
-fn decode(field: &Value) -> Vec<u8> {
-    let text = field
-        .as_str()
-        .unwrap_or_else(|| panic!("no base64 in {field}"));
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .unwrap_or_else(|err| panic!("{text}: {err}"))
 }
 
 #[test]
@@ -299,13 +280,13 @@ fn names_that_are_not_utf8_are_filed_and_recorded_byte_for_byte() {
     daemon.stop();
     let record = &records[0];
     assert_eq!(
-        decode(&record["path_bytes"]),
+        bytes_field(record, "path_bytes"),
         file.as_os_str().as_bytes(),
         "{record}"
     );
     let moved_to = home.path("sorted/classical").join(name);
     assert_eq!(
-        decode(&record["moved_to_bytes"]),
+        bytes_field(record, "moved_to_bytes"),
         moved_to.as_os_str().as_bytes()
     );
     assert_eq!(fs::read(&moved_to).unwrap(), fixture(CLASSICAL[2]));

@@ -23,12 +23,7 @@ use crate::features::SAMPLE_RATE;
 use crate::frontend::mel_patches::PATCH_SAMPLES;
 use crate::frontend::musicnn_mel::{self, DEFAULT_PATCH_HOP};
 use crate::record::Judgement;
-
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/gtzan-audio"
-);
-const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
+use crate::test_data::{FIXTURES, MODELS};
 
 /// How much faster than real time the test input plays.
 const SPEED: u32 = 10;

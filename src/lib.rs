@@ -18,5 +18,7 @@ pub mod record;
 pub mod settings;
 pub mod sinks;
 pub mod sources;
+#[cfg(test)]
+mod test_data;
 pub mod web;
 pub mod window;

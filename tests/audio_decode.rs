@@ -6,15 +6,17 @@
 //! integer ramps they hold; `ramp` below restates that formula, so every expected sample is
 //! named here independently of the decoder.
 
+mod common;
+
 use std::f64::consts::PI;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use common::shared;
 use genred::audio::{self, AudioError, Clip, LoadOptions};
 use genred::record::WithPath;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/audio");
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
 
 /// Frames in each ramp file: 0.1 s at 22050 Hz.
 const RAMP_FRAMES: usize = 2205;
@@ -29,16 +31,6 @@ const FIRST_30_S: LoadOptions = LoadOptions {
 
 fn data(name: &str) -> PathBuf {
     Path::new(DATA).join(name)
-}
-
-fn shared(relative: &str) -> PathBuf {
-    let path = Path::new(SHARED).join(relative);
-    assert!(
-        path.exists(),
-        "{} is missing: these tests need ../shared beside the project",
-        path.display()
-    );
-    path
 }
 
 fn load(path: &Path, options: LoadOptions) -> Clip {

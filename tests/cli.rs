@@ -5,24 +5,12 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{feature_table, fixture_path, FIXTURES, GENRED};
+use common::{feature_table, fixture_path, run_genred, FIXTURES};
 use genred::features::csv::split_line;
 
 const GENRE_2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/genre-2.onnx");
-
-fn genred(args: &[&str]) -> Output {
-    let output = Command::new(GENRED)
-        .args(args)
-        .output()
-        .expect("the genred binary runs");
-    assert!(
-        output.status.code().is_some(),
-        "genred was killed by a signal: {output:?}"
-    );
-    output
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
@@ -54,7 +42,7 @@ fn published_rows() -> (Vec<String>, HashMap<String, Vec<f64>>) {
 
 #[test]
 fn features_prints_the_datasets_header_and_its_published_values() {
-    let output = genred(&["features", FIXTURES]);
+    let output = run_genred(&["features", FIXTURES]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     let mut lines = text.lines();
@@ -96,8 +84,8 @@ fn features_prints_the_datasets_header_and_its_published_values() {
 
 #[test]
 fn features_output_does_not_depend_on_jobs_and_labels_come_from_folders() {
-    let one = genred(&["features", "--jobs", "1", "--label-from-dir", FIXTURES]);
-    let two = genred(&["features", "--jobs", "2", "--label-from-dir", FIXTURES]);
+    let one = run_genred(&["features", "--jobs", "1", "--label-from-dir", FIXTURES]);
+    let two = run_genred(&["features", "--jobs", "2", "--label-from-dir", FIXTURES]);
     assert!(one.status.success() && two.status.success());
     assert_eq!(stdout(&one), stdout(&two));
     let text = stdout(&one);
@@ -131,7 +119,7 @@ fn a_failing_file_is_reported_and_the_others_go_on() {
     std::fs::write(&empty, b"").unwrap();
     let good = fixture("classical.00000.wav");
 
-    let output = genred(&[
+    let output = run_genred(&[
         "features",
         not_audio.to_str().unwrap(),
         &good,
@@ -161,7 +149,7 @@ fn a_failing_file_is_reported_and_the_others_go_on() {
 
 #[test]
 fn a_missing_path_is_an_error_naming_it() {
-    let output = genred(&["features", "/no/such/folder"]);
+    let output = run_genred(&["features", "/no/such/folder"]);
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("/no/such/folder"),
@@ -172,7 +160,7 @@ fn a_missing_path_is_an_error_naming_it() {
 
 #[test]
 fn classify_says_classical_for_the_classical_clips() {
-    let output = genred(&["classify", "--model", GENRE_2, FIXTURES]);
+    let output = run_genred(&["classify", "--model", GENRE_2, FIXTURES]);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
     let verdicts: HashMap<PathBuf, (String, f64)> = text
@@ -194,7 +182,7 @@ fn classify_says_classical_for_the_classical_clips() {
 
 #[test]
 fn classify_json_carries_probabilities_and_windows() {
-    let output = genred(&[
+    let output = run_genred(&[
         "classify",
         "--json",
         "--model",
@@ -232,7 +220,7 @@ fn classify_rejects_a_missing_or_broken_model_clearly() {
     let broken = dir.path().join("broken.onnx");
     std::fs::write(&broken, b"\x08\x07garbage").unwrap();
     for model in [dir.path().join("missing.onnx"), broken] {
-        let output = genred(&["classify", "--model", model.to_str().unwrap(), FIXTURES]);
+        let output = run_genred(&["classify", "--model", model.to_str().unwrap(), FIXTURES]);
         assert_eq!(output.status.code(), Some(2));
         let errors = stderr(&output);
         assert_eq!(errors.lines().count(), 1, "{errors}");
@@ -255,7 +243,7 @@ fn a_long_song_is_heard_in_rolling_windows() {
     let path = dir.path().join("a long sonată.wav");
     audio::wav::write_new_wav(&path, 22_050, &song).unwrap();
 
-    let output = genred(&[
+    let output = run_genred(&[
         "classify",
         "--json",
         "--model",
@@ -292,7 +280,7 @@ fn a_long_song_is_heard_in_rolling_windows() {
         "hops of 15.0001 s, the last aligned to the end"
     );
 
-    let output = genred(&[
+    let output = run_genred(&[
         "classify",
         "--json",
         "--hop",

@@ -15,9 +15,9 @@ use std::process::{Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use common::{
-    assert_refused, fixture_path, genred, output_within, text, Home, CLASSICAL, GENRED, MODEL,
+    assert_refused, bytes_field, fixture_path, genred, genred_command, output_within, text, Home,
+    CLASSICAL, GENRED, MODEL,
 };
 use genred::audio::{self, LoadOptions};
 use genred::features::csv::split_line;
@@ -32,10 +32,7 @@ const CLIP_S: usize = 6;
 
 /// Runs genred with `args`; kills it and fails if it outlives [`HANG_DEADLINE`].
 fn genred_within(args: &[&OsStr]) -> Output {
-    output_within(
-        Command::new(GENRED).args(args).env_remove("GENRED_CONFIG"),
-        HANG_DEADLINE,
-    )
+    output_within(&mut genred_command(args), HANG_DEADLINE)
 }
 
 /// The first [`CLIP_S`] seconds of a classical fixture, as a WAV at `path`.
@@ -187,11 +184,9 @@ fn classify_json_gives_every_byte_name_a_complete_line_and_goes_on() {
     for (record, path) in records.iter().zip(&sorted) {
         assert_eq!(record["path"], path.to_string_lossy().as_ref(), "{record}");
         assert!(record["genre"].is_string(), "{record}");
-        let exact = record.get("path_bytes").map(|encoded| {
-            base64::engine::general_purpose::STANDARD
-                .decode(encoded.as_str().expect("a string"))
-                .expect("base64")
-        });
+        let exact = record
+            .get("path_bytes")
+            .map(|_| bytes_field(record, "path_bytes"));
         let utf8 = path.to_str().is_some();
         assert_eq!(
             exact.as_deref(),

@@ -15,7 +15,6 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use common::*;
 
 /// How long to keep watching for a record that must not come.
@@ -378,10 +377,7 @@ fn a_file_whose_name_is_not_utf8_is_classified_and_recorded_with_its_exact_bytes
         .iter()
         .map(|record| {
             assert_valid_classification(record);
-            let encoded = str_field(record, "path_bytes");
-            base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .unwrap()
+            bytes_field(record, "path_bytes")
         })
         .collect();
     recorded.sort();

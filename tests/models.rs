@@ -2,9 +2,11 @@
 //! split through the real `genred evaluate`, tract against the training
 //! framework's own outputs, and load errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::{Path, PathBuf};
+
+use common::run_genred;
 use genred::features::{Features, FEATURE_NAMES, N_FEATURES};
 use genred::kinds::features28::Classifier;
 use genred::onnx::ModelFault;
@@ -37,13 +39,6 @@ fn recorded_metrics(model: &str) -> Value {
     read_json(&Path::new(TESTDATA).join("metrics.json"))["models"][model].clone()
 }
 
-fn genred(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genred"))
-        .args(args)
-        .output()
-        .expect("the genred binary runs")
-}
-
 /// `genred evaluate --json` of a shipped model on the test split of data.csv.
 fn evaluate_on_test_split(model: &str) -> Value {
     for shared in [DATA_CSV, TEST_SPLIT] {
@@ -53,7 +48,7 @@ fn evaluate_on_test_split(model: &str) -> Value {
         );
     }
     let model = model_path(model);
-    let output = genred(&[
+    let output = run_genred(&[
         "evaluate",
         "--json",
         "--model",
@@ -266,7 +261,7 @@ fn models_for_other_features_are_refused() {
 #[test]
 fn evaluate_prints_tables_and_one_error_line() {
     let model = model_path("genre-2");
-    let output = genred(&[
+    let output = run_genred(&[
         "evaluate",
         "--model",
         model.to_str().unwrap(),
@@ -296,7 +291,7 @@ fn evaluate_prints_tables_and_one_error_line() {
         "no confusion matrix in:\n{text}"
     );
 
-    let output = genred(&["evaluate", "--model", "no-such-model.onnx", DATA_CSV]);
+    let output = run_genred(&["evaluate", "--model", "no-such-model.onnx", DATA_CSV]);
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

@@ -3,17 +3,18 @@
 //! were made and what a faithful port reaches). `../shared` is not ours to redistribute; CI
 //! always has it, and a missing file fails the test.
 
-use std::ops::Range;
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::ops::Range;
+use std::path::Path;
+
+use common::shared;
 use genred::audio::{load, LoadOptions};
 use genred::kinds::musicnn::mel::{
     log_mel, patches, MusicnnMelError, DEFAULT_PATCH_HOP, N_MELS, PATCH_FRAMES, SAMPLE_RATE,
 };
 use ndarray::{s, Array2, Array3, ArrayView2};
 use ndarray_npy::read_npy;
-
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
 
 /// Clips already at 16 kHz: the reference values differ from ours only by musicnn's float16
 /// arithmetic, one float16 step (2⁻⁸ ≈ 3.9e-3) near the top of the range.
@@ -40,10 +41,6 @@ const EDGE_FRAMES: usize = 2;
 /// (−0.071 on blues.00001). soxr's first sample also differs from ours, by up to 1.3e-3.
 /// Measured: up to 1.39e-2 (the last frame of blues.00001).
 const EDGE_TOLERANCE: f32 = 2e-2;
-
-fn shared(relative: &str) -> PathBuf {
-    Path::new(SHARED).join(relative)
-}
 
 fn reference_log_mel(stem: &str) -> Array2<f32> {
     let path = shared(&format!("reference/musicnn/values/{stem}.logmel.npy"));

@@ -16,9 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use common::*;
-use serde_json::Value;
 
 /// The longest destination name genred gives (NAME_MAX less what its
 /// temporary copy's name adds).
@@ -52,23 +50,6 @@ fn holds_open(pid: u32, path: &Path) -> bool {
     descriptors
         .flatten()
         .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == path))
-}
-
-fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
-fn decode(field: &Value) -> Vec<u8> {
-    let text = field
-        .as_str()
-        .unwrap_or_else(|| panic!("no base64 in {field}"));
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .unwrap_or_else(|err| panic!("{text}: {err}"))
 }
 
 #[test]
@@ -120,24 +101,31 @@ fn a_file_overwritten_while_being_classified_is_filed_as_its_new_version() {
     );
 }
 
-/// A tmpfs mounted for the life of a test; `None` where mounting is not
-/// allowed (not root, no CAP_SYS_ADMIN).
+/// A tmpfs mounted for the life of a test. Mounting needs root (CAP_SYS_ADMIN), as CI
+/// runs the tests: where it is refused the test fails, saying so, rather than passing
+/// untested.
 struct Tmpfs {
     path: PathBuf,
 }
 
 impl Tmpfs {
-    fn mount(path: &Path, size: &str) -> Option<Self> {
+    fn mount(path: &Path, size: &str) -> Self {
         fs::create_dir_all(path).unwrap();
         let mounted = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(path)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        mounted.then(|| Self {
+            .output()
+            .unwrap_or_else(|err| panic!("cannot run mount(8) (util-linux's mount): {err}"));
+        assert!(
+            mounted.status.success(),
+            "cannot mount a tmpfs at {} ({}: {}): this test needs root (CAP_SYS_ADMIN), as CI runs it",
+            path.display(),
+            mounted.status,
+            String::from_utf8_lossy(&mounted.stderr).trim()
+        );
+        Self {
             path: path.to_owned(),
-        })
+        }
     }
 
     /// Fills it up with one file, whose path is returned.
@@ -164,10 +152,7 @@ impl Drop for Tmpfs {
 #[test]
 fn with_the_results_disk_full_files_stay_until_their_record_is_written() {
     let home = Home::new();
-    let Some(disk) = Tmpfs::mount(&home.path("results-disk"), "256k") else {
-        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
-        return;
-    };
+    let disk = Tmpfs::mount(&home.path("results-disk"), "256k");
     home.write_config("[folder]\npaths = [\"drop\"]\naction = \"move\"\ntarget = \"sorted\"\n");
     let config = fs::read_to_string(home.path("genred.toml"))
         .unwrap()
@@ -299,13 +284,13 @@ fn names_that_are_not_utf8_are_filed_and_recorded_byte_for_byte() {
     daemon.stop();
     let record = &records[0];
     assert_eq!(
-        decode(&record["path_bytes"]),
+        bytes_field(record, "path_bytes"),
         file.as_os_str().as_bytes(),
         "{record}"
     );
     let moved_to = home.path("sorted/classical").join(name);
     assert_eq!(
-        decode(&record["moved_to_bytes"]),
+        bytes_field(record, "moved_to_bytes"),
         moved_to.as_os_str().as_bytes()
     );
     assert_eq!(fs::read(&moved_to).unwrap(), fixture(CLASSICAL[2]));
@@ -313,11 +298,13 @@ fn names_that_are_not_utf8_are_filed_and_recorded_byte_for_byte() {
 }
 
 /// `genred run` as the user nobody, for whom a mode-000 file is unreadable
-/// (root reads anything); `None` where `setpriv` is missing.
-fn start_as_nobody(home: &Home) -> Option<Child> {
+/// (root reads anything): needs root and util-linux's `setpriv`, as CI has;
+/// without them the test fails, saying so, rather than passing untested.
+fn start_as_nobody(home: &Home) -> Child {
     let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
         .into_iter()
-        .find(|path| Path::new(path).is_file())?;
+        .find(|path| Path::new(path).is_file())
+        .expect("no setpriv (util-linux) to run genred as another user: install util-linux");
     for folder in ["", "drop"] {
         fs::set_permissions(home.path(folder), fs::Permissions::from_mode(0o777)).unwrap();
     }
@@ -334,7 +321,7 @@ fn start_as_nobody(home: &Home) -> Option<Child> {
         .stderr(log)
         .spawn()
         .unwrap();
-    Some(child)
+    child
 }
 
 #[test]
@@ -347,10 +334,7 @@ fn an_unreadable_file_is_left_in_place_and_logged_not_rejected() {
     fs::write(&locked, fixture(CLASSICAL[0])).unwrap();
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
     fs::write(home.path("drop/open.wav"), fixture(CLASSICAL[1])).unwrap();
-    let Some(mut child) = start_as_nobody(&home) else {
-        eprintln!("skipped: no setpriv to run genred as another user");
-        return;
-    };
+    let mut child = start_as_nobody(&home);
     let results = home.path("results.jsonl");
     let log = || fs::read_to_string(home.path("genred.log")).unwrap_or_default();
     let deadline = Instant::now() + START_DEADLINE + RESULT_DEADLINE;

@@ -114,7 +114,7 @@ fn the_live_view_shows_the_microphone_and_the_drop_folder_as_they_are_written() 
             "return document.querySelectorAll('#chart path.genre-line').length",
         ))
     };
-    wait_until("the chart draws microphone records", &daemon, || {
+    daemon.wait_until("the chart draws microphone records", PAGE_DEADLINE, || {
         // One line per genre of genre-2.
         chart_records(&runtime) >= 2.0 && genre_lines(&runtime) == 2.0
     });
@@ -125,7 +125,7 @@ fn the_live_view_shows_the_microphone_and_the_drop_folder_as_they_are_written() 
         .map(|index| SseReader::connect(address, index, events.clone()))
         .collect();
     let stalled = connect_events(address);
-    wait_until("every event stream is counted", &daemon, || {
+    daemon.wait_until("every event stream is counted", PAGE_DEADLINE, || {
         health(address)["live_view"]["clients"] == json!(MAX_CLIENTS)
     });
     let beyond = raw_request(address, "GET /events HTTP/1.0\r\n\r\n");
@@ -226,13 +226,17 @@ fn the_live_view_shows_the_microphone_and_the_drop_folder_as_they_are_written() 
     daemon.stop();
     drop_all(readers, stalled);
     let daemon = home.start_with_flags(&["--web"], &env);
-    wait_until("the page reconnects after the restart", &daemon, || {
-        runtime.block_on(eval_text(
-            &browser,
-            "return document.getElementById('connection').textContent",
-        )) == "live"
-            && chart_records(&runtime) > before
-    });
+    daemon.wait_until(
+        "the page reconnects after the restart",
+        PAGE_DEADLINE,
+        || {
+            runtime.block_on(eval_text(
+                &browser,
+                "return document.getElementById('connection').textContent",
+            )) == "live"
+                && chart_records(&runtime) > before
+        },
+    );
     runtime.block_on(browser.close()).unwrap();
     daemon.stop();
 }
@@ -244,18 +248,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn wait_until(what: &str, daemon: &Daemon, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PAGE_DEADLINE;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "{what}: not within {PAGE_DEADLINE:?}; log:\n{}",
-            daemon.log()
-        );
-        thread::sleep(POLL);
-    }
 }
 
 // ---- HTTP, by hand: what a client sends and gets, nothing in between ----
@@ -496,7 +488,7 @@ impl ResultsTail {
     }
 
     fn wait_for_count(&self, matches: impl Fn(&Value) -> bool, count: usize, daemon: &Daemon) {
-        wait_until("records in the results file", daemon, || {
+        daemon.wait_until("records in the results file", PAGE_DEADLINE, || {
             self.count(&matches) >= count
         });
     }

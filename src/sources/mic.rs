@@ -1,11 +1,13 @@
-//! Live microphone source: capture (cpal → lock-free ring), a rolling window
-//! at 22050 Hz, and a judged window every hop, handed on as a [`MicVerdict`] (the
-//! sink makes the record of it).
+//! Live microphone source: capture (cpal → lock-free ring), a rolling window at
+//! the rate the model's front end wants (16 kHz for musicnn's mel patches, 22050 Hz
+//! for the 28 features), and a judged window every hop, handed on as a
+//! [`MicVerdict`] (the sink makes the record of it).
 //!
 //! Threads: the cpal audio callback only converts to mono f32 and pushes into a
 //! pre-allocated SPSC ring (no allocation, lock, logging or syscall there); the
-//! caller's thread, inside [`run`], drains the ring, resamples, extracts the
-//! features incrementally and runs the model.
+//! caller's thread, inside [`run`], drains the ring, resamples from the device's
+//! rate to the front end's, computes the front end's frames (mel patches or
+//! features) incrementally and runs the model.
 
 mod capture;
 #[cfg(test)]
@@ -37,8 +39,9 @@ pub struct MicConfig {
     pub enabled: bool,
     /// Input device: `"default"` or a name printed by `genred devices`.
     pub device: String,
-    /// Seconds of audio between predictions (rounded to whole 512-sample
-    /// STFT hops at 22050 Hz so consecutive windows reuse their frames).
+    /// Seconds of audio between predictions (rounded to whole frame hops of the
+    /// model's front end, 256 samples at 16 kHz for musicnn, 512 at 22050 Hz for
+    /// the 28 features, so consecutive windows reuse their frames).
     pub hop_s: f64,
     /// Seconds of audio in a full window (the dataset's clips are 30 s).
     pub window_s: f64,
@@ -49,8 +52,9 @@ pub struct MicConfig {
     pub smoothing: usize,
     /// A window whose RMS is below this is reported as silence, not a genre.
     pub silence_rms: f32,
-    /// When set, every predicted window is also saved here as a 22050 Hz WAV,
-    /// so `genred features` can check the streamed features against batch.
+    /// When set, every predicted window is also saved here as a WAV at the
+    /// front end's rate (16 kHz for musicnn, 22050 Hz for the 28 features), to
+    /// check what was judged against a batch run on the same audio.
     pub debug_wav_dir: Option<PathBuf>,
 }
 
@@ -141,7 +145,7 @@ pub enum MicError {
          pick a working device with `genred devices`"
     )]
     Unusable { device: String, problem: String },
-    /// The device's sample rate cannot be converted to 22050 Hz.
+    /// The device's sample rate cannot be converted to the front end's.
     #[error("input device \"{device}\": {cause}")]
     Resample {
         device: String,

@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixDatagram;
@@ -21,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use genred::features::csv::FeatureTable;
 use serde_json::Value;
 
@@ -116,6 +118,48 @@ pub fn output_within(command: &mut Command, deadline: Duration) -> Output {
         stdout: stdout.join().expect("joined").expect("stdout read"),
         stderr: stderr.join().expect("joined").expect("stderr read"),
     }
+}
+
+/// Polls `done` every `every` until it holds: true, or false once `within` has passed
+/// without it.
+pub fn poll_until(within: Duration, every: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(every);
+    }
+    true
+}
+
+/// Waits until `done` holds, looking every millisecond; fails the test, naming `what`, if it
+/// does not within `within`.
+pub fn wait_until(what: &str, within: Duration, done: impl FnMut() -> bool) {
+    assert!(
+        poll_until(within, Duration::from_millis(1), done),
+        "not within {within:?}: {what}"
+    );
+}
+
+/// The binary with `args`, `GENRED_CONFIG` unset so that no config of the machine's gets in.
+pub fn genred_command<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Command {
+    let mut command = Command::new(GENRED);
+    command.args(args).env_remove("GENRED_CONFIG");
+    command
+}
+
+/// `genred ARGS` run to its exit in the test's own folder, output captured; a genred
+/// killed by a signal fails the test.
+pub fn run_genred(args: &[&str]) -> Output {
+    let output = genred_command(args)
+        .output()
+        .expect("the genred binary runs");
+    assert!(
+        output.status.code().is_some(),
+        "genred was killed by a signal: {output:?}"
+    );
+    output
 }
 
 /// Output that must be UTF-8, as text.
@@ -222,6 +266,16 @@ pub struct Daemon {
 impl Daemon {
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Waits until `done` holds; fails the test, naming `what` and showing the daemon's log,
+    /// if it does not within `within`.
+    pub fn wait_until(&self, what: &str, within: Duration, done: impl FnMut() -> bool) {
+        assert!(
+            poll_until(within, POLL, done),
+            "{what}: not within {within:?}; log:\n{}",
+            self.log()
+        );
     }
 
     /// Waits for the notify state `state` (e.g. `READY=1`) after the ones
@@ -369,6 +423,15 @@ pub fn str_field<'a>(record: &'a Value, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no string {key} in {record}"))
 }
 
+/// The bytes of a record's base64 field (`path_bytes`, `moved_to_bytes`: the exact name of
+/// a path that is not UTF-8).
+pub fn bytes_field(record: &Value, key: &str) -> Vec<u8> {
+    let text = str_field(record, key);
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap_or_else(|err| panic!("{key} is not base64 ({err}): {record}"))
+}
+
 /// Records by path; panics when a path has more than one.
 pub fn by_path(records: &[Value]) -> BTreeMap<PathBuf, &Value> {
     let mut map = BTreeMap::new();
@@ -460,11 +523,10 @@ pub fn append_in_sessions(path: &Path, bytes: &[u8], pieces: usize, pause: Durat
     }
 }
 
+/// `genred ARGS` run to its exit in `home`, with `env` added, output captured.
 pub fn genred(home: &Home, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(GENRED)
-        .args(args)
+    genred_command(args)
         .current_dir(home.path(""))
-        .env_remove("GENRED_CONFIG")
         .envs(env.iter().copied())
         .output()
         .unwrap()

@@ -24,12 +24,7 @@ use crate::kinds::musicnn::mel::{self as musicnn_mel, DEFAULT_PATCH_HOP};
 use crate::kinds::musicnn::patches::PATCH_SAMPLES;
 use crate::kinds::musicnn::MusicnnGenre;
 use crate::record::Judgement;
-
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/gtzan-audio"
-);
-const MODELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models");
+use crate::test_data::{FIXTURES, MODELS};
 
 /// How much faster than real time the test input plays.
 const SPEED: u32 = 10;

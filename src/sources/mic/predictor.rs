@@ -133,10 +133,11 @@ impl DebugWavs {
 mod tests {
     use super::*;
     use crate::features::SAMPLE_RATE;
+    use crate::test_data::MODELS;
 
     #[test]
     fn hop_is_rounded_to_whole_stft_hops_and_the_first_window_is_provisional() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/genre-2.onnx");
+        let path = std::path::Path::new(MODELS).join("genre-2.onnx");
         let model = GenreModel::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let config = MicConfig {
             window_s: 12.0,

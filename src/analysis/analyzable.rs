@@ -1,5 +1,5 @@
 //! A model as the sources see it: something that builds an engine for its own front end
-//! and says what its verdicts are reached with. The kind registry (`crate::kinds`)
+//! and says what its verdicts are reached with. The kind registry (the `kinds` module)
 //! implements it, so the analysis knows no kind.
 
 use std::sync::Arc;

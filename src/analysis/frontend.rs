@@ -1,7 +1,7 @@
 //! The front-end contract: what a model sees of the audio.
 //!
 //! A model names the front end it was trained on in its ONNX metadata (`front_end`), and
-//! genred must feed it exactly that input; each model kind (`crate::kinds`) brings its own
+//! genred must feed it exactly that input; each model kind (the `kinds` module) brings its own
 //! front end, and the registry picks the kind by that name when the model is loaded.
 //!
 //! A front end turns mono samples at its own rate into per-frame values, computing each

@@ -13,7 +13,7 @@
 //! to come need, so memory does not grow with the stream.
 //!
 //! This module knows no model kind: it holds the contracts a kind implements ([`FrontEnd`],
-//! [`UnitModel`], [`Analyzable`]); the kinds and their registry are in `crate::kinds`.
+//! [`UnitModel`], [`Analyzable`]); the kinds and their registry are in the `kinds` module.
 
 mod aggregate;
 mod analyzable;

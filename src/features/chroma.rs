@@ -3,7 +3,7 @@
 //! per-frame chroma normalised by its maximum.
 
 use super::stft::{bin_frequency, BIN_HZ, N_BINS};
-use super::N_FFT;
+use super::params::N_FFT;
 
 /// `n_chroma=12`.
 pub(crate) const N_CHROMA: usize = 12;

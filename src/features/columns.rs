@@ -1,12 +1,31 @@
 //! The dataset's 28 columns by name. One table gives each column its place in the row, its
 //! name in the CSV header and in a model's `feature_names`, and the type of its values, so
 //! the extractor, `genred features`, `genred evaluate` and the model check all follow it
-//! instead of keeping their own copies in order.
+//! instead of keeping their own copies in order; [`Features`] is one clip's row of them.
 
 use std::fmt;
 use std::ops::{Index, IndexMut};
 
-use super::{Features, N_FEATURES};
+/// Number of features per clip.
+pub const N_FEATURES: usize = 28;
+
+
+/// One clip's 28 features, in the dataset's column order, indexed by [`Column`]: tempo in
+/// BPM, beats as a count, then the means of the frame-wise features.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Features(pub [f64; N_FEATURES]);
+
+impl Features {
+    /// The values in [`FEATURE_NAMES`] order.
+    pub fn as_array(&self) -> &[f64; N_FEATURES] {
+        &self.0
+    }
+
+    /// Each column with its value, in the dataset's order.
+    pub fn columns(&self) -> impl Iterator<Item = (Column, f64)> + '_ {
+        Column::ALL.into_iter().map(|column| (column, self[column]))
+    }
+}
 
 /// What a column's values are; it decides how a row is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

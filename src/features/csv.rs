@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-use super::{Column, Features, N_FEATURES};
+use super::columns::{Column, Features, N_FEATURES};
 
 /// The first column: the file's name.
 pub const FILENAME: &str = "filename";

@@ -16,7 +16,9 @@
 use std::collections::VecDeque;
 
 use super::frame::FrameFeatures;
-use super::{check_length, frame_count, Extractor, FeatureError, Features, HOP_LENGTH, N_FFT};
+use super::columns::Features;
+use super::extract::Extractor;
+use super::params::{check_length, frame_count, FeatureError, HOP_LENGTH, N_FFT};
 
 /// The 28 features of successive windows of one stream, each given with its position in the
 /// stream; `extract` equals `features::extract(window)` but reuses the frames the previous

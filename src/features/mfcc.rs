@@ -7,7 +7,7 @@
 //! arithmetic.
 
 use super::stft::fft_frequency;
-use super::{N_FFT, SAMPLE_RATE};
+use super::params::{N_FFT, SAMPLE_RATE};
 
 /// `filters.mel(n_mels=128)`.
 pub(crate) const N_MELS: usize = 128;

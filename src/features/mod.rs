@@ -19,9 +19,11 @@
 mod chroma;
 mod columns;
 pub mod csv;
+mod extract;
 mod frame;
 mod incremental;
 pub(crate) mod mfcc;
+mod params;
 mod rhythm;
 mod spectral;
 pub(crate) mod stft;
@@ -29,97 +31,10 @@ mod sum;
 mod summary;
 mod temporal;
 
-pub use columns::{Column, ColumnType, FEATURE_NAMES, N_MFCC_COLUMNS};
+pub use columns::{Column, ColumnType, Features, FEATURE_NAMES, N_FEATURES, N_MFCC_COLUMNS};
+pub use extract::{extract, Extractor};
 pub use incremental::{IncrementalExtractor, StreamExtractor};
-
-use frame::{FrameAnalyzer, FrameFeatures};
-use summary::Summarizer;
-
-/// Number of features per clip.
-pub const N_FEATURES: usize = 28;
-
-/// The sample rate every feature assumes (librosa's default `sr`).
-pub const SAMPLE_RATE: u32 = 22050;
-
-/// STFT frame length; also the minimum clip length in samples (one full frame).
-pub const N_FFT: usize = 2048;
-
-/// Samples between consecutive frame centres.
-pub const HOP_LENGTH: usize = 512;
-
-/// One clip's 28 features, in the dataset's column order, indexed by [`Column`]: tempo in
-/// BPM, beats as a count, then the means of the frame-wise features.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Features(pub [f64; N_FEATURES]);
-
-impl Features {
-    /// The values in [`FEATURE_NAMES`] order.
-    pub fn as_array(&self) -> &[f64; N_FEATURES] {
-        &self.0
-    }
-
-    /// Each column with its value, in the dataset's order.
-    pub fn columns(&self) -> impl Iterator<Item = (Column, f64)> + '_ {
-        Column::ALL.into_iter().map(|column| (column, self[column]))
-    }
-}
-
-/// Why features could not be computed.
-#[derive(Debug, thiserror::Error)]
-pub enum FeatureError {
-    /// Fewer samples than one STFT frame: librosa's padding rules would not hold.
-    #[error("too short: {samples} samples, at least 2048 (one STFT frame) are needed")]
-    TooShort { samples: usize },
-}
-
-/// Reusable extractor: FFT plans, filterbanks and scratch, one per thread.
-pub struct Extractor {
-    frames: FrameAnalyzer,
-    summarizer: Summarizer,
-}
-
-impl Extractor {
-    /// Plans the FFTs and builds the filterbanks; reuse the extractor for many clips.
-    pub fn new() -> Self {
-        Extractor {
-            frames: FrameAnalyzer::new(),
-            summarizer: Summarizer::new(),
-        }
-    }
-
-    /// The 28 features of `samples` (mono, [`SAMPLE_RATE`] Hz, already cut to the clip).
-    pub fn extract(&mut self, samples: &[f32]) -> Result<Features, FeatureError> {
-        check_length(samples.len())?;
-        let mut frames: Vec<FrameFeatures> = (0..frame_count(samples.len()))
-            .map(|t| self.frames.analyze(samples, t * HOP_LENGTH))
-            .collect();
-        Ok(self.summarizer.summarize(&mut frames))
-    }
-}
-
-impl Default for Extractor {
-    fn default() -> Self {
-        Extractor::new()
-    }
-}
-
-/// The 28 features of `samples` with a fresh [`Extractor`]; keep an extractor for many clips.
-pub fn extract(samples: &[f32]) -> Result<Features, FeatureError> {
-    Extractor::new().extract(samples)
-}
-
-/// Number of centred frames librosa computes for `n_samples`: `1 + n_samples / HOP_LENGTH`.
-fn frame_count(n_samples: usize) -> usize {
-    1 + n_samples / HOP_LENGTH
-}
-
-fn check_length(samples: usize) -> Result<(), FeatureError> {
-    if samples < N_FFT {
-        Err(FeatureError::TooShort { samples })
-    } else {
-        Ok(())
-    }
-}
+pub use params::{FeatureError, HOP_LENGTH, N_FFT, SAMPLE_RATE};
 
 #[cfg(test)]
 mod tests {

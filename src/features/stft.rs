@@ -11,18 +11,18 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
-use super::N_FFT;
+use super::params::{N_FFT, SAMPLE_RATE};
 
 /// Frequency bins of the one-sided spectrum: `1 + N_FFT / 2`.
 pub(crate) const N_BINS: usize = N_FFT / 2 + 1;
 
 /// Hz between adjacent bins: `sr / n_fft = 10.7666015625`, exact in binary, so bin `k`'s
 /// frequency `k * BIN_HZ` equals librosa's `fft_frequencies` (a linspace) bit for bit.
-pub(crate) const BIN_HZ: f64 = super::SAMPLE_RATE as f64 / N_FFT as f64;
+pub(crate) const BIN_HZ: f64 = SAMPLE_RATE as f64 / N_FFT as f64;
 
 /// The centre frequency of bin `k` (librosa `fft_frequencies`): `k · BIN_HZ`.
 pub(crate) fn bin_frequency(k: usize) -> f64 {
-    fft_frequency(k, super::SAMPLE_RATE, N_FFT)
+    fft_frequency(k, SAMPLE_RATE, N_FFT)
 }
 
 /// The centre frequency of bin `k` of an `n_fft`-point FFT at `sample_rate`:

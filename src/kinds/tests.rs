@@ -10,12 +10,9 @@ use crate::analysis::*;
 use crate::audio::{self, resample, LoadOptions};
 use crate::features::{HOP_LENGTH, N_FFT, SAMPLE_RATE};
 use crate::onnx::{ModelError, ModelFile, Role};
+use crate::test_data::{FIXTURES, MODELS};
 use crate::window::WindowSpec;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures/gtzan-audio"
-);
 const CLIPS: [&str; 6] = [
     "blues.00000.wav",
     "blues.00001.wav",
@@ -47,9 +44,7 @@ fn engine(classifier: &Arc<Classifier>, settings: EngineSettings) -> Box<dyn Ana
 }
 
 fn classifier(name: &str) -> Arc<Classifier> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("models")
-        .join(name);
+    let path = Path::new(MODELS).join(name);
     Arc::new(Classifier::load(&path).unwrap_or_else(|e| panic!("{e}")))
 }
 

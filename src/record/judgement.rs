@@ -1,7 +1,7 @@
 //! What the analysis engine concludes, typed: per window, per file, per live stream. The
 //! sinks build every record from these.
 
-use super::{Probabilities, TagScores, Timings};
+use super::verdict::{Probabilities, TagScores, Timings};
 
 /// What a model said about one stretch of audio: genre probabilities, and the scores of
 /// each tag vocabulary the model has.

@@ -3,7 +3,7 @@
 
 use std::time::SystemTime;
 
-use super::StreamVerdict;
+use super::judgement::StreamVerdict;
 
 /// One judged window of the microphone; the sink turns it into the `mic` record.
 #[derive(Clone, Debug, PartialEq)]

@@ -118,7 +118,7 @@ pub struct Timings {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FileReport {
     /// Lossy in JSON; a record adds `path_bytes` for a name that is not UTF-8.
-    #[serde(serialize_with = "super::serialize_path_lossy")]
+    #[serde(serialize_with = "super::file::serialize_path_lossy")]
     pub path: PathBuf,
     /// The label with the highest mean probability over the windows.
     pub genre: String,

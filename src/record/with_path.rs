@@ -5,7 +5,7 @@ use std::error::Error;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::display_path;
+use super::file::display_path;
 
 /// `error`, about the file at `path`; shown as `<path>: <error>`, the path on one line
 /// ([`display_path`]).

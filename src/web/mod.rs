@@ -9,6 +9,8 @@
 //! audio path. Off by default, and on the loopback interface unless
 //! `web.listen` says otherwise.
 
+mod connections;
+mod hosts;
 mod hub;
 mod server;
 
@@ -16,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::settings::{check_count, InvalidSetting};
+use crate::settings::{check_count, check_seconds, InvalidSetting};
 
 pub use hub::Hub;
 pub use server::{About, LiveView, MicAbout, WebError};
@@ -35,6 +37,18 @@ pub struct WebConfig {
     pub max_clients: usize,
     /// Records kept in memory for `/api/recent` and for a page that opens.
     pub recent: usize,
+    /// Host names the view answers to besides the listen address and
+    /// `localhost` (a name of this machine, a reverse proxy's): a request
+    /// naming any other host is refused, so a web page cannot read the view
+    /// through a name it rebinds to this machine (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// The most HTTP connections open at once, event streams included; kept
+    /// well below the descriptor limit. When all are taken, a new connection
+    /// closes the oldest one that is between requests.
+    pub max_connections: usize,
+    /// Seconds a connection gets to send a request's headers (its first, or
+    /// its next one on a kept-alive connection) before it is closed.
+    pub header_timeout_s: f64,
 }
 
 /// The port of the default address: unassigned by IANA, free on most machines.
@@ -48,6 +62,18 @@ pub const MAX_CLIENTS: usize = 256;
 /// default 5 s hop, a few megabytes at most.
 pub const MAX_RECENT: usize = 10_000;
 
+/// The most connections `max_connections` allows: each holds a descriptor and
+/// a few KB of buffers, and genred's own descriptors (model, folders, results)
+/// need room under the usual limit of 1024 (systemd's units raise it).
+pub const MAX_CONNECTIONS: usize = 4096;
+
+/// The most names `allowed_hosts` takes: a list to read, not a pattern.
+pub const MAX_ALLOWED_HOSTS: usize = 64;
+
+/// The longest `header_timeout_s`: hyper's default is 30 s; more only helps
+/// a client that holds connections open without asking anything.
+pub const MAX_HEADER_TIMEOUT_S: f64 = 300.0;
+
 impl Default for WebConfig {
     fn default() -> Self {
         Self {
@@ -55,6 +81,12 @@ impl Default for WebConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_PORT),
             max_clients: 8,
             recent: 500,
+            allowed_hosts: Vec::new(),
+            // Room for every event stream `max_clients` allows and as many again,
+            // under a descriptor limit of 1024.
+            max_connections: 2 * MAX_CLIENTS,
+            // A browser sends its headers at once; a slow link still has ample time.
+            header_timeout_s: 10.0,
         }
     }
 }
@@ -69,6 +101,41 @@ impl WebConfig {
             "event streams",
         )?;
         check_count("web.recent", self.recent, 1..=MAX_RECENT, "records")?;
+        check_count(
+            "web.max_connections",
+            self.max_connections,
+            2..=MAX_CONNECTIONS,
+            "connections",
+        )?;
+        // A stream beyond max_clients must still find a connection to be told 503 on,
+        // and /healthz one to answer on.
+        if self.max_connections <= self.max_clients {
+            return Err(InvalidSetting::new(
+                "web.max_connections",
+                format!(
+                    "must exceed web.max_clients ({}), got {}",
+                    self.max_clients, self.max_connections
+                ),
+            ));
+        }
+        check_seconds(
+            "web.header_timeout_s",
+            self.header_timeout_s,
+            0.1..=MAX_HEADER_TIMEOUT_S,
+        )?;
+        if self.allowed_hosts.len() > MAX_ALLOWED_HOSTS {
+            return Err(InvalidSetting::new(
+                "web.allowed_hosts",
+                format!(
+                    "at most {MAX_ALLOWED_HOSTS} names, got {}",
+                    self.allowed_hosts.len()
+                ),
+            ));
+        }
+        for name in &self.allowed_hosts {
+            hosts::check_name(name)
+                .map_err(|problem| InvalidSetting::new("web.allowed_hosts", problem))?;
+        }
         Ok(())
     }
 
@@ -89,6 +156,18 @@ mod tests {
         assert!(!config.enabled);
         assert!(!config.is_exposed());
         assert_eq!(config.listen.to_string(), "127.0.0.1:8750");
+        assert!(
+            config.max_connections > MAX_CLIENTS,
+            "room beyond any max_clients"
+        );
+    }
+
+    #[test]
+    fn extra_host_names_are_read_from_a_list() {
+        let config: WebConfig =
+            toml::from_str("allowed_hosts = [\"genred.lan\", \"192.168.1.20\"]").unwrap();
+        assert_eq!(config.validate(), Ok(()));
+        assert_eq!(config.allowed_hosts, ["genred.lan", "192.168.1.20"]);
     }
 
     #[test]
@@ -121,6 +200,49 @@ mod tests {
                     ..WebConfig::default()
                 },
                 "web.recent",
+            ),
+            (
+                WebConfig {
+                    max_connections: MAX_CONNECTIONS + 1,
+                    ..WebConfig::default()
+                },
+                "web.max_connections",
+            ),
+            (
+                WebConfig {
+                    max_clients: 16,
+                    max_connections: 16,
+                    ..WebConfig::default()
+                },
+                "web.max_connections",
+            ),
+            (
+                WebConfig {
+                    header_timeout_s: 0.0,
+                    ..WebConfig::default()
+                },
+                "web.header_timeout_s",
+            ),
+            (
+                WebConfig {
+                    header_timeout_s: f64::NAN,
+                    ..WebConfig::default()
+                },
+                "web.header_timeout_s",
+            ),
+            (
+                WebConfig {
+                    allowed_hosts: vec!["genred.lan:8750".to_owned()],
+                    ..WebConfig::default()
+                },
+                "web.allowed_hosts",
+            ),
+            (
+                WebConfig {
+                    allowed_hosts: vec!["host".to_owned(); MAX_ALLOWED_HOSTS + 1],
+                    ..WebConfig::default()
+                },
+                "web.allowed_hosts",
             ),
         ];
         for (config, key) in cases {

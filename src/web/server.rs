@@ -2,23 +2,38 @@
 //! own, on a thread the daemon starts and joins. Every route is a GET; nothing
 //! here writes anything or reads a file: the page is compiled into the binary
 //! and the records come from the [`Hub`].
+//!
+//! Connections are accepted and served here rather than by `axum::serve`,
+//! which has neither a cap on connections nor a deadline for a request's
+//! headers: open connections are capped ([`Connections`]) and hyper closes
+//! one whose headers do not arrive within `web.header_timeout_s`. Every
+//! request must name this server ([`AllowedHosts`]).
 
 use std::convert::Infallible;
-use std::future::IntoFuture;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::extract::{Query, State};
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use crossbeam_channel::Receiver;
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
+use super::connections::{Connections, InFlight, Slot};
+use super::hosts::{AllowedHosts, Refusal};
 use super::hub::{Hub, MicSeen};
 use super::WebConfig;
 
@@ -39,6 +54,13 @@ const LATE_SLACK: Duration = Duration::from_secs(5);
 /// How long the open connections get once the server stops; event streams
 /// end at once, so this only bounds a client stuck mid-response.
 const STOP_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// The pause after `accept` fails for want of descriptors or memory: the
+/// waiting connection stays queued, so retrying at once would only spin.
+const ACCEPT_RETRY: Duration = Duration::from_secs(1);
+
+/// Refused connections (every open one busy) are logged at most this often.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// The live view could not listen or serve.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +112,8 @@ pub struct LiveView {
     listener: std::net::TcpListener,
     address: SocketAddr,
     app: Arc<App>,
+    hosts: Arc<AllowedHosts>,
+    header_timeout: Duration,
 }
 
 /// What every request handler shares.
@@ -102,6 +126,7 @@ struct App {
     sources_started: Instant,
     recent_capacity: usize,
     max_clients: usize,
+    connections: Arc<Connections>,
 }
 
 impl LiveView {
@@ -132,7 +157,10 @@ impl LiveView {
                 sources_started: Instant::now(),
                 recent_capacity: config.recent,
                 max_clients: config.max_clients,
+                connections: Arc::new(Connections::new(config.max_connections)),
             }),
+            hosts: Arc::new(AllowedHosts::new(config.listen.ip(), &config.allowed_hosts)),
+            header_timeout: Duration::from_secs_f64(config.header_timeout_s),
         })
     }
 
@@ -150,7 +178,11 @@ impl LiveView {
             .build()
             .map_err(WebError::Runtime)?;
         let hub = Arc::clone(&self.app.hub);
-        let router = router(self.app);
+        let connections = Arc::clone(&self.app.connections);
+        let router = router(self.app, self.hosts);
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.header_timeout);
         let listener = self.listener;
         let served = runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -158,9 +190,10 @@ impl LiveView {
                 let _ = shutdown.recv();
             });
             tokio::select! {
-                served = axum::serve(listener, router).into_future() => served,
-                _ = stopping => Ok(()),
+                () = accept(listener, connections, router, http) => {},
+                _ = stopping => {},
             }
+            Ok(())
         });
         hub.close();
         runtime.shutdown_timeout(STOP_TIMEOUT);
@@ -168,7 +201,112 @@ impl LiveView {
     }
 }
 
-fn router(app: Arc<App>) -> Router {
+/// Accepts connections for ever, each served on a task of its own within the cap.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    connections: Arc<Connections>,
+    router: Router,
+    http: http1::Builder,
+) {
+    let mut refused = 0u64;
+    let mut refusal_logged: Option<Instant> = None;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(err) if is_connection_error(&err) => continue,
+            Err(err) => {
+                warn!(error = %err, "live view: cannot accept a connection; retrying in {ACCEPT_RETRY:?}");
+                tokio::time::sleep(ACCEPT_RETRY).await;
+                continue;
+            }
+        };
+        let Some((slot, evicted)) = connections.admit() else {
+            // Dropped unread: the client sees the connection closed.
+            refused += 1;
+            if refusal_logged.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY) {
+                warn!(
+                    refused,
+                    max_connections = connections.max(),
+                    "live view: every connection is busy; refused new ones (web.max_connections)"
+                );
+                refusal_logged = Some(Instant::now());
+            }
+            continue;
+        };
+        tokio::spawn(serve(stream, slot, evicted, router.clone(), http.clone()));
+    }
+}
+
+/// Errors of one connection that reached `accept` and is already gone.
+fn is_connection_error(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Serves one connection until the client or hyper closes it (its headers
+/// late, an error), or a newcomer beyond the cap displaces it while idle.
+async fn serve(
+    stream: tokio::net::TcpStream,
+    slot: Slot,
+    evicted: tokio::sync::oneshot::Receiver<()>,
+    router: Router,
+    http: http1::Builder,
+) {
+    let slot = Arc::new(slot);
+    let router = TowerToHyperService::new(router);
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let in_flight = slot.request();
+        let response = hyper::service::Service::call(&router, request);
+        async move {
+            let response = response.await?;
+            Ok::<_, Infallible>(response.map(|body| Tracked {
+                body,
+                _in_flight: in_flight,
+            }))
+        }
+    });
+    tokio::select! {
+        served = http.serve_connection(TokioIo::new(stream), service) => {
+            if let Err(err) = served {
+                debug!(error = %err, "live view: connection closed");
+            }
+        }
+        _ = evicted => debug!("live view: closed an idle connection for a new one (web.max_connections)"),
+    }
+}
+
+/// A response body that keeps its request in flight until hyper has taken
+/// all of it and drops it.
+struct Tracked {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl HttpBody for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+fn router(app: Arc<App>, hosts: Arc<AllowedHosts>) -> Router {
     Router::new()
         .route("/", get(|| async { asset("text/html", PAGE_HTML) }))
         .route(
@@ -180,6 +318,27 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/recent", get(recent))
         .route("/healthz", get(health))
         .with_state(app)
+        .layer(middleware::from_fn_with_state(hosts, only_this_server))
+}
+
+/// Refuses a request that names another host (421: DNS rebinding) or comes
+/// from another site's page (403), before any route sees it.
+async fn only_this_server(
+    State(hosts): State<Arc<AllowedHosts>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match hosts.check(request.uri(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            debug!(%refusal, "live view: request refused");
+            let status = match refusal {
+                Refusal::Host(_) => StatusCode::MISDIRECTED_REQUEST,
+                Refusal::Origin(_) => StatusCode::FORBIDDEN,
+            };
+            (status, format!("{refusal}\n")).into_response()
+        }
+    }
 }
 
 /// A file of the page. Not cached, so a newer genred serves its own page.
@@ -302,6 +461,9 @@ struct MicHealth<'a> {
 struct LiveViewHealth {
     clients: usize,
     max_clients: usize,
+    /// HTTP connections open, this one included, and the cap.
+    connections: usize,
+    max_connections: usize,
     records: u64,
 }
 
@@ -385,6 +547,8 @@ async fn health(State(app): State<Arc<App>>) -> Response {
         live_view: LiveViewHealth {
             clients: status.clients,
             max_clients: app.max_clients,
+            connections: app.connections.open(),
+            max_connections: app.connections.max(),
             records: status.published,
         },
     };

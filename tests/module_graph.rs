@@ -174,7 +174,10 @@ fn module_of(relative: &str) -> Vec<String> {
         .split('/')
         .map(str::to_owned)
         .collect();
-    if segments.last().is_some_and(|last| last == "mod" || last == "lib") {
+    if segments
+        .last()
+        .is_some_and(|last| last == "mod" || last == "lib")
+    {
         segments.pop();
     }
     segments
@@ -260,14 +263,21 @@ fn file_graph() -> Graph {
         let module = module_of(&relative);
         // An inline `mod tests { ... }` is one module deeper than its file: its `super::`
         // is the file's own module.
-        let (body, inline_tests) = match text.find("\nmod tests {") {
+        let inline_at = text.match_indices("mod tests {").find_map(|(at, _)| {
+            let line_start = text[..at].rfind('\n').map_or(0, |newline| newline + 1);
+            let visibility = &text[line_start..at];
+            (visibility.is_empty() || visibility.starts_with("pub")).then_some(line_start)
+        });
+        let (body, inline_tests) = match inline_at {
             Some(at) => text.split_at(at),
             None => (text.as_str(), ""),
         };
         let children: BTreeSet<String> = body
             .lines()
             .filter_map(|line| {
-                let line = line.trim_start_matches("pub ").trim_start_matches("pub(crate) ");
+                let line = line
+                    .trim_start_matches("pub ")
+                    .trim_start_matches("pub(crate) ");
                 let name = line.strip_prefix("mod ")?.strip_suffix(';')?;
                 Some(name.to_owned())
             })

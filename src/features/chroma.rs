@@ -2,8 +2,8 @@
 //! spectrogram: piptrack peaks → tuning estimate → chroma filterbank for that tuning →
 //! per-frame chroma normalised by its maximum.
 
-use super::stft::{bin_frequency, BIN_HZ, N_BINS};
 use super::params::N_FFT;
+use super::stft::{bin_frequency, BIN_HZ, N_BINS};
 
 /// `n_chroma=12`.
 pub(crate) const N_CHROMA: usize = 12;

@@ -9,7 +9,6 @@ use std::ops::{Index, IndexMut};
 /// Number of features per clip.
 pub const N_FEATURES: usize = 28;
 
-
 /// One clip's 28 features, in the dataset's column order, indexed by [`Column`]: tempo in
 /// BPM, beats as a count, then the means of the frame-wise features.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -3,10 +3,10 @@
 
 use super::chroma::{pitch_peaks, PitchPeak};
 use super::mfcc::{MelFilterbank, N_MELS};
+use super::params::N_FFT;
 use super::spectral::{l1_normalize, spectral_bandwidth, spectral_centroid, spectral_rolloff};
 use super::stft::{centred_frame, Padding, Stft, N_BINS};
 use super::temporal::{rms, zero_crossing_rate};
-use super::params::N_FFT;
 
 /// The window-independent values of one frame.
 #[derive(Clone, Debug)]

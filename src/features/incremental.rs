@@ -15,9 +15,9 @@
 
 use std::collections::VecDeque;
 
-use super::frame::FrameFeatures;
 use super::columns::Features;
 use super::extract::Extractor;
+use super::frame::FrameFeatures;
 use super::params::{check_length, frame_count, FeatureError, HOP_LENGTH, N_FFT};
 
 /// The 28 features of successive windows of one stream, each given with its position in the

@@ -6,8 +6,8 @@
 //! (16 kHz, 512 points, 96 bands to 8 kHz) shares it; librosa 0.11's `filters.mel` is the same
 //! arithmetic.
 
-use super::stft::fft_frequency;
 use super::params::{N_FFT, SAMPLE_RATE};
+use super::stft::fft_frequency;
 
 /// `filters.mel(n_mels=128)`.
 pub(crate) const N_MELS: usize = 128;

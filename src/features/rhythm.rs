@@ -9,8 +9,8 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::mfcc::N_MELS;
-use super::stft::periodic_hann;
 use super::params::{HOP_LENGTH, N_FFT, SAMPLE_RATE};
+use super::stft::periodic_hann;
 
 /// `onset_strength(lag=1)` plus the `n_fft / (2 hop)` frames of centring: the envelope is
 /// shifted right by 3 frames, the first 3 being zero.

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use super::chroma::{estimate_tuning, ChromaFilterbank, N_CHROMA};
+use super::columns::{Column, Features, N_FEATURES, N_MFCC_COLUMNS};
 use super::frame::{ChromaSum, FrameFeatures};
 use super::mfcc::{Dct, N_MELS, N_MFCC, TOP_DB};
 use super::rhythm::{estimate_tempo, onset_envelope, track_beats, Tempogram};
-use super::columns::{Column, Features, N_FEATURES, N_MFCC_COLUMNS};
 
 // Every coefficient has its column.
 const _: () = assert!(N_MFCC == N_MFCC_COLUMNS);

@@ -32,10 +32,10 @@ use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, warn};
 
+use super::config::WebConfig;
 use super::connections::{Connections, InFlight, Slot};
 use super::hosts::{AllowedHosts, Refusal};
 use super::hub::{Hub, MicSeen};
-use super::WebConfig;
 
 const PAGE_HTML: &str = include_str!("page.html");
 const PAGE_JS: &str = include_str!("page.js");

@@ -18,7 +18,7 @@ use cpal::{FromSample, SampleFormat, SizedSample};
 use ringbuf::traits::{Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
-use super::DEFAULT_DEVICE;
+use super::config::DEFAULT_DEVICE;
 
 /// Seconds of device audio the ring holds: twice the backlog at which the
 /// worker skips ahead, so the callback only finds it full (and drops the

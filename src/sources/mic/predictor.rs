@@ -12,7 +12,7 @@ use crate::audio::wav::write_new_wav;
 use crate::kinds::GenreModel;
 use crate::record::MicVerdict;
 
-use super::MicConfig;
+use super::config::MicConfig;
 
 /// Turns a stream of device frames into a judged window every hop.
 pub struct WindowPredictor {

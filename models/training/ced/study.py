@@ -235,7 +235,8 @@ def main():
     for set_name in ("gtzan-train", "gtzan-valid", "nongtzan-dev"):
         m = sets == set_name
         content[set_name] = {
-            labels[i]: {"mean": round(float(scores[m, i].mean()), 4), "min": round(float(scores[m, i].min()), 4)}
+            labels[i]: {"mean": round(float(scores[m, i].mean()), 4), "min": round(float(scores[m, i].min()), 4),
+                       "max": round(float(scores[m, i].max()), 4)}
             for group in CONTENT.values() for i in group}
     # The styles that fire most on each GTZAN genre (train+valid), as a check on the map.
     top_styles = {}

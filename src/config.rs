@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::record::display_path;
-use crate::sources::folder::resolve_path;
+use crate::record::resolve_path;
 use crate::sources::mic::MicConfig;
 use crate::sources::walk;
 use crate::web::WebConfig;

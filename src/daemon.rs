@@ -32,13 +32,11 @@ use crate::analysis::FileAnalyzer;
 use crate::config::{Config, ConfigError, FileAction, FolderConfig};
 use crate::kinds::GenreModel;
 use crate::onnx::ModelError;
-use crate::record::{display_path, FileIdentity, FileJob};
+use crate::record::{display_path, resolve_path, FileIdentity, FileJob};
 use crate::sinks::actions::Placement;
 use crate::sinks::results::{ResultsError, ResultsFile};
 use crate::sinks::{FileActions, Sink, SinkMessage};
-use crate::sources::folder::{
-    resolve_path, DropFolders, FolderError, FolderSettings, FolderWatcher,
-};
+use crate::sources::folder::{DropFolders, FolderError, FolderSettings, FolderWatcher};
 use crate::sources::mic::{self, MicError, StartPolicy};
 use crate::web::{About, Hub, LiveView, MicAbout, WebError};
 

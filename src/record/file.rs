@@ -85,6 +85,29 @@ fn ctime(metadata: &Metadata) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::new(seconds, nanos))
 }
 
+/// The path made absolute, with its existing part's symbolic links resolved,
+/// so that it compares equal to the paths the watcher reports.
+pub fn resolve_path(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut existing = absolute.as_path();
+    let mut missing = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return missing
+                .iter()
+                .rev()
+                .fold(canonical, |path, name| path.join(name));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
 /// A path as one line of text: valid UTF-8 is kept except control characters
 /// (a newline or tab in a name must not split a log line or a TSV row), which
 /// are written as `\n`, `\t`, `\r` or `\xNN`, as is every byte that is not
@@ -194,5 +217,19 @@ mod tests {
         assert!(before.is_some() && after.is_some());
         assert_ne!(before, after, "same size, same inode, but rewritten");
         Ok(())
+    }
+
+    #[test]
+    fn resolving_keeps_the_missing_tail_of_a_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("not/yet/here.jsonl");
+        let resolved = resolve_path(&missing);
+        assert_eq!(
+            resolved,
+            dir.path()
+                .canonicalize()
+                .unwrap()
+                .join("not/yet/here.jsonl")
+        );
     }
 }

@@ -12,8 +12,8 @@ mod verdict;
 mod with_path;
 
 pub use file::{
-    display_path, path_bytes, serialize_path_lossy, FileIdentity, FileJob, RecordedVersion,
-    SeenFiles,
+    display_path, path_bytes, resolve_path, serialize_path_lossy, FileIdentity, FileJob,
+    RecordedVersion, SeenFiles,
 };
 pub use judgement::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
 pub use mic::MicVerdict;

@@ -8,29 +8,6 @@ use crate::sources::walk::Skipped;
 /// Name endings of files that browsers and download tools are still writing.
 const PARTIAL_SUFFIXES: [&str; 3] = [".part", ".crdownload", ".tmp"];
 
-/// The path made absolute, with its existing part's symbolic links resolved,
-/// so that it compares equal to the paths the watcher reports.
-pub fn resolve_path(path: &Path) -> PathBuf {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let mut existing = absolute.as_path();
-    let mut missing = Vec::new();
-    loop {
-        if let Ok(canonical) = existing.canonicalize() {
-            return missing
-                .iter()
-                .rev()
-                .fold(canonical, |path, name| path.join(name));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                missing.push(name.to_owned());
-                existing = parent;
-            }
-            _ => return absolute,
-        }
-    }
-}
-
 /// Which paths under the roots are files to classify.
 #[derive(Debug, Clone)]
 pub(super) struct FileFilter {
@@ -150,19 +127,5 @@ mod tests {
             ..filter()
         };
         assert!(filter.accepts_file(Path::new("/music/notes.txt")));
-    }
-
-    #[test]
-    fn resolving_keeps_the_missing_tail_of_a_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("not/yet/here.jsonl");
-        let resolved = resolve_path(&missing);
-        assert_eq!(
-            resolved,
-            dir.path()
-                .canonicalize()
-                .unwrap()
-                .join("not/yet/here.jsonl")
-        );
     }
 }

@@ -66,7 +66,6 @@ mod settle;
 mod watcher;
 
 pub use config::{FileAction, FolderConfig};
-pub use filter::resolve_path;
 pub use lock::{DropFolders, FolderError};
 pub use settle::MIN_STABLE_QUIET;
 pub use watcher::{FolderSettings, FolderWatcher, REAPPEAR_BACKOFF_MAX, ROOT_CHECK_INTERVAL};

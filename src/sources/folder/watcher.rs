@@ -9,10 +9,11 @@ use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{Config, Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tracing::{debug, error, info, warn};
 
-use super::filter::{resolve_path, FileFilter};
+use super::filter::FileFilter;
 use super::lock::{DropFolders, FolderError, LockedFolder};
 use super::queue::JobQueue;
 use super::settle::{own_identity, SettleTracker, Signal};
+use crate::record::resolve_path;
 use crate::record::{display_path, FileJob, RecordedVersion, SeenFiles};
 use crate::sources::walk::{self, Entry, FoundFile, Skipped};
 

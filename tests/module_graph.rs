@@ -144,6 +144,29 @@ fn each_model_kind_is_one_folder_reached_only_through_the_registry() {
     }
 }
 
+/// A room of a readable size: no file of `src/` holds more than this many lines before its
+/// tests.
+const MAX_LINES_BEFORE_TESTS: usize = 700;
+
+#[test]
+fn no_file_holds_more_than_700_lines_before_its_tests() {
+    let mut files = Vec::new();
+    collect_rust_files(Path::new(SRC), &mut files);
+    for file in files {
+        let relative = relative_path(&file);
+        let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("{relative}: {e}"));
+        let lines = text
+            .lines()
+            .take_while(|line| !line.starts_with("#[cfg(test)]"))
+            .count();
+        assert!(
+            lines <= MAX_LINES_BEFORE_TESTS,
+            "{relative} holds {lines} lines before its tests (at most {MAX_LINES_BEFORE_TESTS}): \
+             split it along its seams"
+        );
+    }
+}
+
 /// The model kinds: the folders under `src/kinds/`.
 fn kind_names() -> Vec<String> {
     let dir = Path::new(SRC).join("kinds");

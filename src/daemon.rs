@@ -28,9 +28,9 @@ use sd_notify::NotifyState;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{debug, error, info, warn};
 
-use crate::analysis::FileAnalyzer;
 use crate::config::{Config, ConfigError, FileAction, FolderConfig};
-use crate::kinds::GenreModel;
+use crate::judge::FileJudge;
+use crate::judge::Judge;
 use crate::onnx::ModelError;
 use crate::record::{display_path, resolve_path, FileIdentity, FileJob};
 use crate::sinks::actions::Placement;
@@ -233,7 +233,7 @@ impl Services {
         } else {
             None
         };
-        let model = GenreModel::load(&config.model.path).map_err(DaemonError::Model)?;
+        let model = Judge::load(&config.model.path).map_err(DaemonError::Model)?;
         info!(model = %display_path(&config.model.path), labels = ?model.labels(), "model loaded");
         let results_path = resolve_path(&config.results.path);
         // Results of another model or analysis do not hold: those files are classified again.
@@ -282,7 +282,7 @@ impl Services {
                 Ok(())
             })?;
             for _ in 0..workers {
-                let mut analyzer = model.file_analyzer(config.window);
+                let mut analyzer = model.file_judge(config.window);
                 let (jobs, results, shutdown) = (
                     worker_jobs.clone(),
                     messages.clone(),
@@ -409,7 +409,7 @@ impl Services {
 }
 
 /// What the live view's health report says of this configuration.
-fn live_view_about(config: &Config, model: &GenreModel, started: Instant) -> About {
+fn live_view_about(config: &Config, model: &Judge, started: Instant) -> About {
     let folders = if config.folder.enabled {
         config
             .folder
@@ -469,7 +469,7 @@ fn file_actions(folder: &FolderConfig) -> FileActions {
 
 /// A file worker: classifies jobs until the watcher is gone or shutdown starts.
 fn classify_files(
-    analyzer: &mut FileAnalyzer,
+    analyzer: &mut FileJudge,
     jobs: &Receiver<FileJob>,
     results: &Sender<SinkMessage>,
     shutdown: &Receiver<()>,

@@ -3,7 +3,8 @@
 //! The modules follow the data's path:
 //! sources (folder, microphone) → [`analysis`] (resampler → the model's front end →
 //! windows → model; the engine and the contracts a model kind implements) → [`kinds`] (one
-//! folder per model kind, and their registry) → sinks, wired together by [`daemon`].
+//! folder per model kind, and their registry) → [`judge`] (what the models heard, as a
+//! file's report) → sinks, wired together by [`daemon`].
 //! Files and the microphone go through the same engine; [`record`] is the
 //! vocabulary every module shares about what it concluded.
 
@@ -12,6 +13,7 @@ pub mod audio;
 pub mod config;
 pub mod daemon;
 pub mod features;
+pub mod judge;
 pub mod kinds;
 pub mod onnx;
 pub mod record;

@@ -22,6 +22,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use genred::audio::wav::write_new_wav;
 use genred::audio::{load, LoadOptions};
 use genred::features::{Features, N_FEATURES, SAMPLE_RATE};
+use genred::judge::Judge;
 use genred::kinds::features28::Classifier;
 use genred::kinds::GenreModel;
 use genred::sinks::MicRecord;
@@ -58,7 +59,7 @@ fn live_microphone_end_to_end() {
     let started = Instant::now();
     let outcome = mic::run(
         &MicConfig::default(),
-        GenreModel::from(Arc::clone(&classifier)),
+        Judge::of(GenreModel::from(Arc::clone(&classifier))),
         &shutdown,
         StartPolicy::FailFast,
         &mut |_| panic!("no prediction without a device"),
@@ -99,7 +100,7 @@ fn live_microphone_end_to_end() {
     let (stop, shutdown) = crossbeam_channel::bounded::<()>(0);
     let (predictions_tx, predictions) = crossbeam_channel::unbounded();
     let worker = {
-        let model = GenreModel::from(Arc::clone(&classifier));
+        let model = Judge::of(GenreModel::from(Arc::clone(&classifier)));
         thread::spawn(move || {
             mic::run(
                 &config,
@@ -294,7 +295,7 @@ const MUSICNN_PREDICTIONS: usize = 3;
 /// each 3 s patch is inferred once and a window is the mean of its patches is the unit
 /// test `with_musicnn_each_patch_is_inferred_once…` in src/sources/mic/.)
 fn listen_with_musicnn(logs: &LogCapture, server: &TestMic, feed: &Path) {
-    let model = GenreModel::load(Path::new(MUSICNN_MODEL)).expect("the musicnn model loads");
+    let model = Judge::load(Path::new(MUSICNN_MODEL)).expect("the musicnn model loads");
     let labels = model.labels().to_vec();
     let config = MicConfig {
         enabled: true,
@@ -483,8 +484,8 @@ fn assert_no_more_errors(predictions: &Receiver<(Instant, MicRecord)>) {
 
 /// The genre `genred classify` gives the clip (the same pipeline, in process).
 fn batch_genre(classifier: &Arc<Classifier>, clip: &Path) -> String {
-    GenreModel::from(Arc::clone(classifier))
-        .file_analyzer(WindowSpec::default())
+    Judge::of(GenreModel::from(Arc::clone(classifier)))
+        .file_judge(WindowSpec::default())
         .classify(clip)
         .expect("the clip classifies")
         .genre

@@ -10,9 +10,7 @@ use std::time::Instant;
 
 use crate::audio::resample::ResampleError;
 use crate::audio::{AudioError, DecodeLimits, Decoder};
-use crate::record::{
-    FileReport, FileVerdict, Provenance, Tags, WindowPrediction, WindowVerdict, WithPath,
-};
+use crate::record::{FileVerdict, WindowVerdict, WithPath};
 use crate::window::WindowSpec;
 
 use super::aggregate::FileWindows;
@@ -102,18 +100,17 @@ fn take(
     }
 }
 
-/// Classifies files, one at a time, through the analysis engine; each worker thread owns
-/// one, so FFT plans and filterbanks are built once per thread.
+/// Takes files, one at a time, through the analysis engine of each of its models; each
+/// worker thread owns one, so FFT plans and filterbanks are built once per thread.
 pub struct FileAnalyzer {
-    engine: Box<dyn Analyzer>,
+    /// One engine per model, in the order the models were given.
+    engines: Vec<Box<dyn Analyzer>>,
     windows: WindowSpec,
-    /// Recorded with every report.
-    provenance: Provenance,
 }
 
 impl FileAnalyzer {
-    /// An analyzer for `model`, through the front end its metadata names.
-    pub fn new(model: Arc<dyn Analyzable>, windows: WindowSpec) -> Self {
+    /// An analyzer for `models`, each through the front end its metadata names.
+    pub fn new(models: &[Arc<dyn Analyzable>], windows: WindowSpec) -> Self {
         let settings = EngineSettings {
             length_s: windows.length_s,
             hop_s: windows.hop_s,
@@ -123,17 +120,20 @@ impl FileAnalyzer {
             max_units: NonZeroUsize::new(windows.max_patches),
         };
         FileAnalyzer {
-            provenance: model.provenance(&windows),
-            engine: model.analyzer(settings),
+            engines: models
+                .iter()
+                .map(|model| Arc::clone(model).analyzer(settings))
+                .collect(),
             windows,
         }
     }
 
-    /// Streams the file from its decoder into the engine (refusing one longer than the
-    /// spec's `max_duration_s`), judges each window as the audio arrives and averages the
-    /// probabilities of the windows that hold sound. Memory stays that of one window, however
+    /// Streams the file from its decoder into every model's engine (refusing one longer than
+    /// the spec's `max_duration_s`; the file is decoded once), judges each window as the
+    /// audio arrives and averages the probabilities of the windows that hold sound: one
+    /// verdict per model, in the models' order. Memory stays that of one window, however
     /// long the file.
-    pub fn classify(&mut self, path: &Path) -> Result<FileReport, WithPath<AnalysisError>> {
+    pub fn analyze(&mut self, path: &Path) -> Result<Vec<FileVerdict>, WithPath<AnalysisError>> {
         let limits = DecodeLimits {
             keep_s: None,
             cap_s: Some(self.windows.max_duration_s),
@@ -142,55 +142,32 @@ impl FileAnalyzer {
         let audio = |error: WithPath<AudioError>| error.map(AnalysisError::Audio);
         let mut decoder = Decoder::open(path, limits).map_err(audio)?;
         let mut decode_ms = elapsed_ms(started);
-        // The engine resamples once, from the file's rate to its front end's.
-        let mut file = FileAnalysis::begin(
-            self.engine.as_mut(),
-            decoder.sample_rate(),
-            decoder.stated_frames(),
-        )
-        .map_err(|cause| {
-            WithPath::new(path, AnalysisError::Audio(AudioError::SampleRate { cause }))
-        })?;
+        // Each engine resamples once, from the file's rate to its front end's.
+        let (rate, stated) = (decoder.sample_rate(), decoder.stated_frames());
+        let mut files = self
+            .engines
+            .iter_mut()
+            .map(|engine| FileAnalysis::begin(engine.as_mut(), rate, stated))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|cause| {
+                WithPath::new(path, AnalysisError::Audio(AudioError::SampleRate { cause }))
+            })?;
         loop {
-            // Only the decoder's own time: pushing a block runs the engine, which keeps its own.
+            // Only the decoder's own time: pushing a block runs the engines, which keep their own.
             let started = Instant::now();
             let block = decoder.next_block().map_err(audio)?;
             decode_ms += elapsed_ms(started);
             let Some(block) = block else { break };
-            file.push(block);
+            for file in &mut files {
+                file.push(block);
+            }
         }
-        let verdict = file
-            .finish(decoder.duration_s(), decode_ms)
-            .map_err(|error| WithPath::new(path, error))?;
-        let probabilities = verdict.judgement.probabilities;
-        let tags = Tags(verdict.judgement.tags);
-        let (genre, confidence) = probabilities
-            .best()
-            .map(|(genre, p)| (genre.to_owned(), p))
-            .unwrap_or_default();
-        let windows = verdict
-            .windows
-            .iter()
-            .filter_map(|window| {
-                let (genre, confidence) = window.judgement.as_ref()?.best()?;
-                Some(WindowPrediction {
-                    start_s: window.start_s(),
-                    genre: genre.to_owned(),
-                    confidence,
-                })
-            })
-            .collect();
-        Ok(FileReport {
-            path: path.to_owned(),
-            genre,
-            confidence,
-            probabilities,
-            tags,
-            windows,
-            duration_s: verdict.duration_s,
-            provenance: self.provenance.clone(),
-            timings: verdict.timings,
-        })
+        let duration_s = decoder.duration_s();
+        files
+            .into_iter()
+            .map(|file| file.finish(duration_s, decode_ms))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| WithPath::new(path, error))
     }
 }
 

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use genred::kinds::{GenreModel, DEFAULT_MODEL};
+use genred::judge::Judge;
+use genred::kinds::DEFAULT_MODEL;
 use genred::record::FileReport;
 use genred::record::{self, display_path};
 use genred::window::{
@@ -77,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     windows.validate(FLAGS)?;
     let jobs = super::jobs(args.jobs)?;
-    let model = GenreModel::load(&args.model)?;
+    let model = Judge::load(&args.model)?;
     let files = super::collect_inputs(&args.paths)?;
 
     let stdout = std::io::stdout();
@@ -87,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     super::map_ordered(
         &files,
         jobs,
-        || model.file_analyzer(windows),
+        || model.file_judge(windows),
         |analyzer, path| analyzer.classify(path),
         |_, result| {
             match result {

@@ -1,12 +1,14 @@
 //! The model kinds genred has, one folder each, and their registry.
 //!
 //! A kind is a front end and the models that take its input: `features28/` (the 28 dataset
-//! features, librosa 0.6.1, and the seed's classifiers) and `musicnn/` (musicnn's log-mel
-//! patches, its taggers and the ten-genre head). Each implements the analysis contracts
+//! features, librosa 0.6.1, and the seed's classifiers), `musicnn/` (musicnn's log-mel
+//! patches, its taggers and the ten-genre head) and `ced/` (CED-Tiny, an AudioSet tagger on
+//! 10 s of waveform). Each implements the analysis contracts
 //! ([`FrontEnd`](crate::analysis::FrontEnd), [`UnitModel`](crate::analysis::UnitModel),
 //! [`Analyzable`]) in its own folder; this registry picks the kind a model file belongs to
 //! by the `front_end` its ONNX metadata declares ([`KINDS`]), and knows nothing else of them.
 
+pub mod ced;
 pub mod features28;
 pub mod musicnn;
 
@@ -16,7 +18,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::{Analyzable, Analyzer, EngineSettings, FileAnalyzer};
+use crate::analysis::{Analyzable, Analyzer, EngineSettings};
 use crate::onnx::{ModelError, ModelFault, ModelFile, OnnxModel, Role, FRONT_END_KEY};
 use crate::record::Provenance;
 use crate::settings::InvalidSetting;
@@ -27,9 +29,10 @@ type Load = fn(OnnxModel) -> Result<Arc<dyn Analyzable>, ModelError>;
 
 /// The kinds, by the `front_end` name their models declare. Adding a kind adds its folder
 /// and one line here.
-const KINDS: [(&str, Load); 2] = [
+const KINDS: [(&str, Load); 3] = [
     (features28::NAME, features28::load),
     (musicnn::NAME, musicnn::load),
+    (ced::NAME, ced::load),
 ];
 
 /// The `front_end` of a model that declares none: the 28-feature models genred shipped
@@ -108,9 +111,10 @@ impl GenreModel {
         Arc::clone(&self.0).analyzer(settings)
     }
 
-    /// Classifies files one at a time under `windows` (one per worker thread).
-    pub fn file_analyzer(&self, windows: WindowSpec) -> FileAnalyzer {
-        FileAnalyzer::new(Arc::clone(&self.0), windows)
+    /// The loaded model itself, for an analyzer of several models
+    /// ([`FileAnalyzer`](crate::analysis::FileAnalyzer)).
+    pub fn shared(&self) -> Arc<dyn Analyzable> {
+        Arc::clone(&self.0)
     }
 
     /// What a verdict of this model under `windows` is reached with.

@@ -24,7 +24,7 @@ pub use capture::{list_input_devices, CaptureError, DeviceSupport, InputDeviceIn
 pub use config::{MicConfig, DEFAULT_DEVICE, MAX_SMOOTHING};
 
 use crate::audio::resample::ResampleError;
-use crate::kinds::GenreModel;
+use crate::judge::Judge;
 use crate::record::MicVerdict;
 use crate::settings::InvalidSetting;
 use capture::{AudioInput, Capture, CpalInput};
@@ -116,7 +116,7 @@ const DRAIN_BLOCK_FRAMES: usize = 8192;
 /// Predictions are neither logged nor recorded here: the daemon's sink does that.
 pub fn run(
     config: &MicConfig,
-    model: GenreModel,
+    model: Judge,
     shutdown: &Receiver<()>,
     policy: StartPolicy,
     emit: &mut dyn FnMut(MicVerdict),
@@ -133,7 +133,7 @@ pub fn run(
 /// What [`run`] listens with, so that the unit tests can give it another input and timing.
 struct Listener<'a> {
     config: &'a MicConfig,
-    model: &'a GenreModel,
+    model: &'a Judge,
     timing: Timing,
     policy: StartPolicy,
 }

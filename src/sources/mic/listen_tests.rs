@@ -20,9 +20,11 @@ use super::predictor::WindowPredictor;
 use super::*;
 use crate::audio::{self, LoadOptions};
 use crate::features::SAMPLE_RATE;
+use crate::judge::Judge;
 use crate::kinds::musicnn::mel::{self as musicnn_mel, DEFAULT_PATCH_HOP};
 use crate::kinds::musicnn::patches::PATCH_SAMPLES;
 use crate::kinds::musicnn::MusicnnGenre;
+use crate::kinds::GenreModel;
 use crate::record::Judgement;
 use crate::test_data::{FIXTURES, MODELS};
 
@@ -60,8 +62,8 @@ fn clip(name: &str, rate: u32) -> Arc<Vec<f32>> {
     Arc::new(clip.samples)
 }
 
-fn model(file: &str) -> GenreModel {
-    GenreModel::load(&Path::new(MODELS).join(file)).unwrap_or_else(|e| panic!("{e}"))
+fn model(file: &str) -> Judge {
+    Judge::load(&Path::new(MODELS).join(file)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// What the test device does when it is opened.
@@ -225,7 +227,7 @@ struct Listened {
 /// (or it returns by itself); `on_prediction` runs as each one arrives.
 fn listen(
     input: &mut PlayedInput,
-    model: &GenreModel,
+    model: &Judge,
     config: &MicConfig,
     policy: StartPolicy,
     wanted: usize,
@@ -564,7 +566,7 @@ fn with_musicnn_each_patch_is_inferred_once_and_a_window_is_the_mean_of_its_patc
     let audio = &audio[..MUSICNN_AUDIO_S * rate as usize];
     let path = Path::new(MODELS).join("musicnn-genre-10.onnx");
     let musicnn = Arc::new(MusicnnGenre::load(&path).unwrap_or_else(|e| panic!("{e}")));
-    let model = GenreModel::from(Arc::clone(&musicnn));
+    let model = Judge::of(GenreModel::from(Arc::clone(&musicnn)));
     let mut predictor =
         WindowPredictor::new(&MicConfig::default(), &model, rate).unwrap_or_else(|e| panic!("{e}"));
     // Blocks of a capture period: a window ends in one block at most.

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 use crate::analysis::{Analyzer, Ending, EngineSettings, StreamSmoother, WindowOutcome};
 use crate::audio::resample::ResampleError;
 use crate::audio::wav::write_new_wav;
-use crate::kinds::GenreModel;
+use crate::judge::Judge;
 use crate::record::MicVerdict;
 
 use super::config::MicConfig;
@@ -26,11 +26,7 @@ pub struct WindowPredictor {
 
 impl WindowPredictor {
     /// A predictor for a stream at `device_rate` Hz.
-    pub fn new(
-        config: &MicConfig,
-        model: &GenreModel,
-        device_rate: u32,
-    ) -> Result<Self, ResampleError> {
+    pub fn new(config: &MicConfig, model: &Judge, device_rate: u32) -> Result<Self, ResampleError> {
         let settings = EngineSettings {
             length_s: config.window_s,
             hop_s: config.hop_s,
@@ -138,7 +134,7 @@ mod tests {
     #[test]
     fn hop_is_rounded_to_whole_stft_hops_and_the_first_window_is_provisional() {
         let path = std::path::Path::new(MODELS).join("genre-2.onnx");
-        let model = GenreModel::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let model = Judge::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let config = MicConfig {
             window_s: 12.0,
             min_window_s: 10.0,

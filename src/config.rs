@@ -18,7 +18,7 @@ use crate::sources::walk;
 use crate::web::WebConfig;
 use crate::window::{WindowKeys, WindowSpec};
 
-pub use crate::kinds::ModelConfig;
+pub use crate::judge::ModelConfig;
 pub use crate::settings::{check_count, check_seconds, InvalidSetting};
 pub use crate::sinks::results::ResultsConfig;
 pub use crate::sources::folder::{FileAction, FolderConfig};
@@ -362,6 +362,7 @@ impl Config {
         let filled = [
             ("folder.target", folder.target.as_deref()),
             ("folder.rejected", folder.rejected.as_deref()),
+            ("folder.unsorted", folder.unsorted.as_deref()),
         ];
         for (key, path) in filled {
             let Some(path) = path else { continue };

@@ -30,8 +30,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, ConfigError, FileAction, FolderConfig};
 use crate::judge::FileJudge;
-use crate::judge::Judge;
-use crate::onnx::ModelError;
+use crate::judge::{Judge, JudgeError};
 use crate::record::{display_path, resolve_path, FileIdentity, FileJob};
 use crate::sinks::actions::Placement;
 use crate::sinks::results::{ResultsError, ResultsFile};
@@ -52,7 +51,7 @@ pub enum DaemonError {
     // The wrapped errors say everything in their own message (their cause
     // included), so they are shown, not chained: a chain would repeat the cause.
     #[error("{0}")]
-    Model(ModelError),
+    Model(JudgeError),
     #[error("{0}")]
     Results(ResultsError),
     #[error("{0}")]
@@ -233,7 +232,7 @@ impl Services {
         } else {
             None
         };
-        let model = Judge::load(&config.model.path).map_err(DaemonError::Model)?;
+        let model = Judge::from_config(&config.model).map_err(DaemonError::Model)?;
         info!(model = %display_path(&config.model.path), labels = ?model.labels(), "model loaded");
         let results_path = resolve_path(&config.results.path);
         // Results of another model or analysis do not hold: those files are classified again.
@@ -422,7 +421,7 @@ fn live_view_about(config: &Config, model: &Judge, started: Instant) -> About {
     };
     About {
         daemon_started: started,
-        model_name: model.file().name.clone(),
+        model_name: model.name().to_owned(),
         model_path: display_path(&config.model.path).into_owned(),
         labels: model.labels().to_vec(),
         folders,
@@ -442,6 +441,7 @@ fn folder_settings(config: &Config, results_path: &Path) -> FolderSettings {
         .target
         .iter()
         .chain(&folder.rejected)
+        .chain(&folder.unsorted)
         .cloned()
         .collect();
     FolderSettings {
@@ -464,6 +464,7 @@ fn file_actions(folder: &FolderConfig) -> FileActions {
     FileActions {
         sort: folder.target.as_deref().map(resolve_path).zip(placement),
         rejected: folder.rejected.as_deref().map(resolve_path),
+        unsorted: folder.unsorted.as_deref().map(resolve_path),
     }
 }
 

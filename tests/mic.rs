@@ -489,6 +489,7 @@ fn batch_genre(classifier: &Arc<Classifier>, clip: &Path) -> String {
         .classify(clip)
         .expect("the clip classifies")
         .genre
+        .expect("a single model always names a genre")
 }
 
 /// Writes `clip` preceded by [`LEAD_IN_S`] of silence as a mono WAV at 22050 Hz.

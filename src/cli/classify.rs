@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use genred::judge::Judge;
-use genred::kinds::DEFAULT_MODEL;
-use genred::record::FileReport;
-use genred::record::{self, display_path};
+use genred::judge::DEFAULT_MODEL;
+use genred::record::{self, display_path, Content, FileReport};
 use genred::window::{
     WindowKeys, WindowSpec, DEFAULT_HOP_S, DEFAULT_LENGTH_S, DEFAULT_MAX_DURATION_S,
     DEFAULT_MAX_PATCHES,
@@ -98,13 +97,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                             .map_err(std::io::Error::from)
                             .and_then(|()| writeln!(out))
                     } else {
+                        let (label, score, tags) = plain_verdict(&report);
                         writeln!(
                             out,
-                            "{}\t{}\t{:.3}{}",
+                            "{}\t{label}\t{score:.3}{tags}",
                             display_path(&report.path),
-                            report.genre,
-                            report.confidence,
-                            top_tags_column(&report)
                         )
                     };
                 }
@@ -118,6 +115,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let written = written.and_then(|()| out.flush());
     super::exit_code(written, failures).context("writing to stdout")
+}
+
+/// The plain output's verdict: the genre, its confidence and the top tags; or, for a file
+/// that holds no music, what it holds and that content's score (its tags say nothing).
+fn plain_verdict(report: &FileReport) -> (&str, f32, String) {
+    match (&report.genre, report.content) {
+        (Some(genre), _) => (genre, report.confidence, top_tags_column(report)),
+        (None, content) => {
+            let content = content.unwrap_or(Content::Unknown).name();
+            let score = report.content_scores.get(content).unwrap_or(0.0);
+            (content, score, String::new())
+        }
+    }
 }
 
 /// The tags in plain output: this many, best first.

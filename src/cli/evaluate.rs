@@ -12,7 +12,6 @@ use serde::Serialize;
 use genred::features::csv::{self, FeatureTable};
 use genred::features::Features;
 use genred::kinds::features28::Classifier;
-use genred::kinds::DEFAULT_FEATURES_MODEL;
 use genred::record::most_probable;
 
 /// What `genred evaluate --help` says after the options.
@@ -25,6 +24,10 @@ model can be evaluated on the ten-genre table.
 
 Example, the shipped ten-genre model on GTZAN's artist-disjoint test split:
   genred evaluate --model models/genre-10.onnx data.csv --only splits/test_filtered.txt";
+
+/// The default model: `evaluate` reads the 28 dataset features from a CSV, so it needs a
+/// model on them: the seed's pop-vs-classical model.
+const DEFAULT_FEATURES_MODEL: &str = "models/genre-2.onnx";
 
 /// Measure a model's accuracy, per-class recall and confusion matrix on a
 /// labelled feature CSV.

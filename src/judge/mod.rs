@@ -1,46 +1,138 @@
 //! The judge: what genred concludes about a file from the models that heard it.
 //!
-//! A judge is one genre model judging alone (any model file: its most probable label is the
-//! genre). The kinds below it each say what their model heard; the judge turns that into
+//! A judge is either one genre model judging alone (any model file: its most probable label
+//! is the genre), or a fused judge (a recipe, `models/judge-10.json`): a genre model with
+//! tags and a sound-event model hear the same audio, a content gate says whether it is
+//! music at all, and the fusion of both names the genre with a calibrated confidence
+//! ([`fused`]). The kinds below each say what their model heard; the judge turns that into
 //! the file's report, and the sinks record it.
 
+mod config;
+mod fused;
+mod recipe;
 mod report;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
-use crate::analysis::{AnalysisError, Analyzer, EngineSettings, FileAnalyzer};
+use sha2::{Digest, Sha256};
+
+use crate::analysis::{AnalysisError, Analyzer, EngineSettings, FileAnalyzer, ANALYSIS_VERSION};
 use crate::kinds::GenreModel;
-use crate::onnx::{ModelError, ModelFile};
-use crate::record::{FileReport, Provenance, WithPath};
+use crate::record::{AnalysisRules, FileReport, Provenance, WithPath};
 use crate::window::WindowSpec;
+
+pub use config::{ModelConfig, DEFAULT_MODEL};
+pub use fused::{Conclusion, Fusion};
+pub use recipe::{JudgeError, Recipe};
 
 /// What judges files and the microphone. Cheap to clone (the models are shared).
 #[derive(Clone, Debug)]
 pub struct Judge {
+    /// The genre model: alone, or the fused judge's genre model with tags.
     genre: GenreModel,
+    fused: Option<Arc<Fused>>,
+    /// Overrides the recipe's `min_confidence` (`[model] min_confidence`).
+    min_confidence: Option<f32>,
+}
+
+/// A fused judge's parts besides its genre model.
+#[derive(Debug)]
+struct Fused {
+    hearing: GenreModel,
+    fusion: Fusion,
+    /// The recipe's name (its file stem) and the SHA-256 of its bytes.
+    name: String,
+    sha256: String,
 }
 
 impl Judge {
-    /// The judge the `[model]` section's `path` names: a genre model file.
-    pub fn load(path: &Path) -> Result<Self, ModelError> {
-        Ok(Judge {
-            genre: GenreModel::load(path)?,
-        })
+    /// The judge the `[model]` section's `path` names: a fused judge's recipe (`.json`) or a
+    /// genre model file judging alone.
+    pub fn load(path: &Path) -> Result<Self, JudgeError> {
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "json")
+        {
+            return Self::load_fused(path);
+        }
+        Ok(Judge::of(GenreModel::load(path)?))
+    }
+
+    /// The judge `[model]` configures: [`Judge::load`] with its `min_confidence`, if set.
+    pub fn from_config(config: &ModelConfig) -> Result<Self, JudgeError> {
+        let mut judge = Self::load(&config.path)?;
+        judge.min_confidence = config.min_confidence;
+        Ok(judge)
     }
 
     /// The judge of one model already loaded.
     pub fn of(genre: GenreModel) -> Self {
-        Judge { genre }
+        Judge {
+            genre,
+            fused: None,
+            min_confidence: None,
+        }
     }
 
-    /// The genre model's file, its name in records and its checksum.
-    pub fn file(&self) -> &ModelFile {
-        self.genre.file()
+    fn load_fused(path: &Path) -> Result<Self, JudgeError> {
+        let recipe = Recipe::read(path)?;
+        let bytes = std::fs::read(path).map_err(|cause| JudgeError::Unreadable {
+            path: path.to_owned(),
+            cause,
+        })?;
+        let folder = path.parent().unwrap_or(Path::new("."));
+        let load = |role: &'static str, model: &recipe::ModelRef| {
+            let loaded = GenreModel::load(&folder.join(&model.file))?;
+            if loaded.file().sha256 != model.sha256 {
+                return Err(JudgeError::NotItsModel {
+                    path: path.to_owned(),
+                    role,
+                    model: loaded.file().path.clone(),
+                    found: loaded.file().sha256.clone(),
+                    expected: model.sha256.clone(),
+                });
+            }
+            Ok(loaded)
+        };
+        let genre = load("genre", &recipe.models.genre)?;
+        let hearing = load("sound-event", &recipe.models.hearing)?;
+        let fusion = Fusion::new(
+            recipe,
+            genre.labels(),
+            genre.tag_vocabularies(),
+            hearing.labels(),
+        )
+        .map_err(|reason| JudgeError::Malformed {
+            path: path.to_owned(),
+            reason,
+        })?;
+        let name = path.file_stem().map_or_else(
+            || "judge".to_owned(),
+            |stem| stem.to_string_lossy().into_owned(),
+        );
+        let sha256 = Sha256::digest(&bytes)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        Ok(Judge {
+            genre,
+            min_confidence: None,
+            fused: Some(Arc::new(Fused {
+                hearing,
+                fusion,
+                name,
+                sha256,
+            })),
+        })
     }
 
-    /// Where the judge was loaded from.
-    pub fn path(&self) -> &PathBuf {
-        &self.genre.file().path
+    /// The name records give the judge: the recipe's or the model's file stem.
+    pub fn name(&self) -> &str {
+        match &self.fused {
+            Some(fused) => &fused.name,
+            None => &self.genre.file().name,
+        }
     }
 
     /// The genres it tells apart.
@@ -48,9 +140,22 @@ impl Judge {
         self.genre.labels()
     }
 
-    /// What a verdict of this judge under `windows` is reached with.
+    /// What a verdict of this judge under `windows` is reached with: for a fused judge, the
+    /// recipe by name and SHA-256 (which names its models' SHA-256s in turn).
     pub fn provenance(&self, windows: &WindowSpec) -> Provenance {
-        self.genre.provenance(windows)
+        match &self.fused {
+            None => self.genre.provenance(windows),
+            Some(fused) => Provenance {
+                model: fused.name.clone(),
+                model_sha256: fused.sha256.clone(),
+                analysis: AnalysisRules {
+                    version: ANALYSIS_VERSION,
+                    window_s: windows.length_s,
+                    hop_s: windows.hop_s,
+                    max_patches: windows.max_patches,
+                },
+            },
+        }
     }
 
     /// An engine for a live stream: the genre model on its own front end.
@@ -60,9 +165,13 @@ impl Judge {
 
     /// Judges files one at a time under `windows` (one per worker thread).
     pub fn file_judge(&self, windows: WindowSpec) -> FileJudge {
+        let mut models = vec![self.genre.shared()];
+        models.extend(self.fused.iter().map(|fused| fused.hearing.shared()));
         FileJudge {
-            analyzer: FileAnalyzer::new(&[self.genre.shared()], windows),
+            analyzer: FileAnalyzer::new(&models, windows),
             provenance: self.provenance(&windows),
+            fused: self.fused.clone(),
+            min_confidence: self.min_confidence,
         }
     }
 }
@@ -72,13 +181,31 @@ pub struct FileJudge {
     analyzer: FileAnalyzer,
     /// Recorded with every report.
     provenance: Provenance,
+    fused: Option<Arc<Fused>>,
+    min_confidence: Option<f32>,
 }
 
 impl FileJudge {
     /// The report of the file at `path`, or why it got none.
     pub fn classify(&mut self, path: &Path) -> Result<FileReport, WithPath<AnalysisError>> {
-        let [verdict] = one_per_model(self.analyzer.analyze(path)?);
-        Ok(report::single_model(path, verdict, self.provenance.clone()))
+        let verdicts = self.analyzer.analyze(path)?;
+        let Some(fused) = &self.fused else {
+            let [verdict] = one_per_model(verdicts);
+            return Ok(report::single_model(path, verdict, self.provenance.clone()));
+        };
+        let [genre, hearing] = one_per_model(verdicts);
+        let conclusion = fused.fusion.conclude(
+            &genre.judgement,
+            &hearing.judgement.probabilities,
+            self.min_confidence,
+        );
+        Ok(report::fused(
+            path,
+            genre,
+            &hearing,
+            conclusion,
+            self.provenance.clone(),
+        ))
     }
 }
 

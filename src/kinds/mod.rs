@@ -13,15 +13,12 @@ pub mod features28;
 pub mod musicnn;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-
-use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Analyzable, Analyzer, EngineSettings};
 use crate::onnx::{ModelError, ModelFault, ModelFile, OnnxModel, Role, FRONT_END_KEY};
 use crate::record::Provenance;
-use crate::settings::InvalidSetting;
 use crate::window::WindowSpec;
 
 /// How a kind loads a model file already read as ONNX.
@@ -38,43 +35,6 @@ const KINDS: [(&str, Load); 3] = [
 /// The `front_end` of a model that declares none: the 28-feature models genred shipped
 /// before the key existed.
 const UNDECLARED: &str = features28::NAME;
-
-/// The shipped default model, relative to genred's folder: the musicnn taggers with the
-/// ten-genre head (genre, confidence and 100 tags).
-pub const DEFAULT_MODEL: &str = "models/musicnn-genre-10.onnx";
-
-/// The default of `genred evaluate`, which reads the 28 dataset features from a CSV and so
-/// needs a model on them: the seed's pop-vs-classical model.
-pub const DEFAULT_FEATURES_MODEL: &str = "models/genre-2.onnx";
-
-/// The `[model]` section.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelConfig {
-    /// The ONNX classifier; its labels come from its own metadata.
-    pub path: PathBuf,
-}
-
-impl ModelConfig {
-    /// Checks the section; the error names the key.
-    pub fn validate(&self) -> Result<(), InvalidSetting> {
-        if self.path.as_os_str().is_empty() {
-            return Err(InvalidSetting::new(
-                "model.path",
-                "must name an ONNX model file",
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        Self {
-            path: PathBuf::from(DEFAULT_MODEL),
-        }
-    }
-}
 
 /// A genre model of any kind genred has. Cheap to clone (the plans are shared).
 #[derive(Clone)]
@@ -104,6 +64,11 @@ impl GenreModel {
     /// The genres it tells apart.
     pub fn labels(&self) -> &[String] {
         self.0.labels()
+    }
+
+    /// The tag sets it scores besides the genre (none for a plain classifier).
+    pub fn tag_vocabularies(&self) -> &[crate::record::TagVocabulary] {
+        self.0.tag_vocabularies()
     }
 
     /// An engine that feeds this model its own front end.

@@ -18,7 +18,7 @@ pub use file::{
 pub use judgement::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
 pub use mic::MicVerdict;
 pub use verdict::{
-    most_probable, now_rfc3339, rfc3339, AnalysisRules, FileReport, Probabilities, Provenance,
-    TagScores, TagVocabulary, Tags, Timings, WindowPrediction,
+    most_probable, now_rfc3339, rfc3339, AnalysisRules, Content, FileReport, Probabilities,
+    Provenance, TagScores, TagVocabulary, Tags, Timings, WindowPrediction, UNKNOWN_GENRE,
 };
 pub use with_path::WithPath;

@@ -7,13 +7,25 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// Class probabilities in the model's label order; serialized as a JSON
 /// object `{"label": p, ...}` in that order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Probabilities(pub Vec<(String, f32)>);
 
 impl Probabilities {
     /// Pairs the model's labels with a probability vector of the same length.
     pub fn new(labels: &[String], values: &[f32]) -> Self {
         Probabilities(labels.iter().cloned().zip(values.iter().copied()).collect())
+    }
+
+    /// Whether there is no label at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The probability of `label`, if the model has it.
+    pub fn get(&self, label: &str) -> Option<f32> {
+        self.0
+            .iter()
+            .find_map(|(known, p)| (known == label).then_some(*p))
     }
 
     /// The most probable label and its probability (the first on ties), if any.
@@ -114,18 +126,58 @@ pub struct Timings {
     pub inference_ms: f64,
 }
 
+/// What a stretch of audio holds, as the sound-event model hears it. Only music is given a
+/// genre.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Content {
+    Music,
+    Speech,
+    Silence,
+    Noise,
+    /// None of the four is heard clearly enough to say.
+    Unknown,
+}
+
+impl Content {
+    /// The name records and logs give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Content::Music => "music",
+            Content::Speech => "speech",
+            Content::Silence => "silence",
+            Content::Noise => "noise",
+            Content::Unknown => "unknown",
+        }
+    }
+}
+
+/// The genre of music judged with too little confidence (`[model] min_confidence`).
+pub const UNKNOWN_GENRE: &str = "unknown";
+
 /// Everything genred concluded about one file.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FileReport {
     /// Lossy in JSON; a record adds `path_bytes` for a name that is not UTF-8.
     #[serde(serialize_with = "super::file::serialize_path_lossy")]
     pub path: PathBuf,
-    /// The label with the highest mean probability over the windows.
-    pub genre: String,
-    /// That label's mean probability.
+    /// The genre: the most probable label, [`UNKNOWN_GENRE`] when the judge is not confident
+    /// enough, `None` when the file holds no music (`content` says what it holds).
+    pub genre: Option<String>,
+    /// The probability of the most probable label.
     pub confidence: f32,
-    /// Mean probability of every label over the non-silent windows.
+    /// The probability of every label (a fused judge's, calibrated; a single model's mean
+    /// over the non-silent windows).
     pub probabilities: Probabilities,
+    /// What the file holds, when the judge hears content (a sound-event model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<Content>,
+    /// The scores `content` was decided on: music, speech, silence, noise.
+    #[serde(skip_serializing_if = "Probabilities::is_empty")]
+    pub content_scores: Probabilities,
+    /// Music styles (AudioSet's genre classes) heard above the judge's threshold, best first.
+    #[serde(skip_serializing_if = "Probabilities::is_empty")]
+    pub styles: Probabilities,
     /// Mean score of every tag over the same windows, for a model with tags.
     #[serde(skip_serializing_if = "Tags::is_empty")]
     pub tags: Tags,

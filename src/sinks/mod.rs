@@ -30,7 +30,9 @@ use crossbeam_channel::Receiver;
 use tracing::{debug, error, info, warn};
 
 use crate::analysis::AnalysisError;
-use crate::record::{self, display_path, FileJob, FileReport, MicVerdict, WithPath};
+use crate::record::{
+    self, display_path, Content, FileJob, FileReport, MicVerdict, WithPath, UNKNOWN_GENRE,
+};
 use actions::{check_unchanged, genre_folder, ActionError, Placement, Staged};
 use records::{ActionRecord, FileFailureRecord, FileResultRecord, FILE_SOURCE};
 use results::{format_mtime, ResultsError, ResultsFile};
@@ -44,8 +46,11 @@ const MAX_RETRY: Duration = Duration::from_secs(30);
 /// How long the sink sleeps when no result waits: messages wake it anyway.
 const IDLE_WAKEUP: Duration = Duration::from_secs(3600);
 
-/// A result for the sink.
+/// A result for the sink. A file's report is much larger than a microphone window's, but
+/// results pass a few a second, moved whole through a channel: boxing would only add an
+/// allocation per file.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum SinkMessage {
     /// A drop-folder file, classified or not.
     File {
@@ -61,8 +66,11 @@ pub enum SinkMessage {
 pub struct FileActions {
     /// Where classified files go, as `<folder>/<genre>/`, and how.
     pub sort: Option<(PathBuf, Placement)>,
-    /// Where rejected files are moved.
+    /// Where rejected files are moved: files that are not usable audio, or hold no music.
     pub rejected: Option<PathBuf>,
+    /// Where music whose genre is [`UNKNOWN_GENRE`] (judged below `min_confidence`) goes, the
+    /// way the sort moves or copies; unset leaves it where it is.
+    pub unsorted: Option<PathBuf>,
 }
 
 impl FileActions {
@@ -79,6 +87,7 @@ impl FileActions {
             .map(|entry| entry.path());
         self.rejected
             .iter()
+            .chain(&self.unsorted)
             .cloned()
             .chain(genre_folders)
             .flat_map(|folder| actions::clean_leftovers(&folder))
@@ -255,20 +264,32 @@ impl Sink {
                 job,
                 outcome: Ok(report),
             } => {
+                let path = display_path(&job.path);
+                let Some(genre) = &report.genre else {
+                    let content = report.content.unwrap_or(Content::Unknown).name();
+                    info!(%path, content, "not music");
+                    return self.actions.rejected.as_ref().map(|rejected| Destination {
+                        folder: rejected.clone(),
+                        placement: Placement::Move,
+                    });
+                };
                 info!(
-                    path = %display_path(&job.path),
-                    genre = %report.genre,
+                    %path,
+                    genre = %genre,
                     confidence = report.confidence,
                     windows = report.windows.len(),
                     "classified"
                 );
-                self.actions
-                    .sort
-                    .as_ref()
-                    .map(|(target, placement)| Destination {
-                        folder: target.join(genre_folder(&report.genre)),
-                        placement: *placement,
-                    })
+                let (target, placement) = self.actions.sort.as_ref()?;
+                let folder = if genre == UNKNOWN_GENRE {
+                    self.actions.unsorted.clone()?
+                } else {
+                    target.join(genre_folder(genre))
+                };
+                Some(Destination {
+                    folder,
+                    placement: *placement,
+                })
             }
             SinkMessage::File {
                 job,
@@ -434,6 +455,7 @@ mod tests {
             FileActions {
                 sort: Some((self.path("sorted"), placement)),
                 rejected: Some(self.path("rejected")),
+                unsorted: Some(self.path("unsorted")),
             }
         }
 
@@ -469,9 +491,12 @@ mod tests {
     fn report(job: &FileJob, genre: &str) -> FileReport {
         FileReport {
             path: job.path.clone(),
-            genre: genre.to_owned(),
+            genre: Some(genre.to_owned()),
             confidence: 0.9,
             probabilities: Probabilities::new(&[genre.to_owned()], &[0.9]),
+            content: None,
+            content_scores: Probabilities::default(),
+            styles: Probabilities::default(),
             tags: Tags::default(),
             windows: Vec::new(),
             duration_s: 30.0,

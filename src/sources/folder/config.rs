@@ -33,9 +33,14 @@ pub struct FolderConfig {
     /// Where `move` and `copy` put files, as `<target>/<genre>/<name>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<PathBuf>,
-    /// Where files that are not usable audio are moved; unset leaves them in place.
+    /// Where files that are not usable audio, or hold no music, are moved; unset leaves them
+    /// in place.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejected: Option<PathBuf>,
+    /// Where `move` and `copy` put music whose genre is "unknown" (judged below
+    /// `model.min_confidence`); unset leaves it in place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsorted: Option<PathBuf>,
 }
 
 impl Default for FolderConfig {
@@ -52,6 +57,7 @@ impl Default for FolderConfig {
             action: FileAction::None,
             target: None,
             rejected: None,
+            unsorted: None,
         }
     }
 }
@@ -90,11 +96,16 @@ impl FolderConfig {
                 "must not be empty; leave it out instead",
             ));
         }
-        if empty_path(&self.rejected) {
-            return Err(InvalidSetting::new(
-                "folder.rejected",
-                "must not be empty; leave it out instead",
-            ));
+        for (key, path) in [
+            ("folder.rejected", &self.rejected),
+            ("folder.unsorted", &self.unsorted),
+        ] {
+            if empty_path(path) {
+                return Err(InvalidSetting::new(
+                    key,
+                    "must not be empty; leave it out instead",
+                ));
+            }
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::analysis::{AnalysisError, Analyzer, EngineSettings, FileAnalyzer, ANALYSIS_VERSION};
 use crate::kinds::GenreModel;
-use crate::record::{AnalysisRules, FileReport, Provenance, WithPath};
+use crate::record::{AnalysisRules, FileReport, Judgement, Probabilities, Provenance, WithPath};
 use crate::window::WindowSpec;
 
 pub use config::{ModelConfig, DEFAULT_MODEL};
@@ -199,11 +199,15 @@ impl FileJudge {
             &hearing.judgement.probabilities,
             self.min_confidence,
         );
+        let conclude = |genre: &Judgement, hearing: &Probabilities| {
+            fused.fusion.conclude(genre, hearing, self.min_confidence)
+        };
         Ok(report::fused(
             path,
             genre,
             &hearing,
             conclusion,
+            conclude,
             self.provenance.clone(),
         ))
     }

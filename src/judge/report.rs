@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use crate::record::{FileReport, FileVerdict, Probabilities, Provenance, Tags, WindowPrediction};
+use crate::record::{
+    FileReport, FileVerdict, Judgement, Probabilities, Provenance, Tags, WindowPrediction,
+};
 
 use super::fused::Conclusion;
 
@@ -44,14 +46,33 @@ pub fn single_model(path: &Path, verdict: FileVerdict, provenance: Provenance) -
 }
 
 /// The report of a fused judge's `conclusion` on the file at `path`: the genre model's
-/// `genre` verdict gives the windows and tags, both verdicts the timings.
+/// `genre` verdict gives the tags, both verdicts the timings, and each window is concluded on
+/// as the file is (`conclude`), the music windows listed.
 pub fn fused(
     path: &Path,
     genre: FileVerdict,
     hearing: &FileVerdict,
     conclusion: Conclusion,
+    conclude: impl Fn(&Judgement, &Probabilities) -> Conclusion,
     provenance: Provenance,
 ) -> FileReport {
+    // Both engines cut the same windows (the same `[window]` rules), in the same order.
+    let windows = genre
+        .windows
+        .iter()
+        .zip(&hearing.windows)
+        .filter_map(|(genre, hearing)| {
+            let seen = conclude(
+                genre.judgement.as_ref()?,
+                &hearing.judgement.as_ref()?.probabilities,
+            );
+            Some(WindowPrediction {
+                start_s: genre.start_s(),
+                genre: seen.genre?,
+                confidence: seen.confidence,
+            })
+        })
+        .collect();
     let mut report = single_model(path, genre, provenance);
     report.timings.features_ms += hearing.timings.features_ms;
     report.timings.inference_ms += hearing.timings.inference_ms;
@@ -62,6 +83,7 @@ pub fn fused(
         content: Some(conclusion.content),
         content_scores: conclusion.content_scores,
         styles: conclusion.styles,
+        windows,
         ..report
     }
 }

@@ -284,6 +284,138 @@ fn live_microphone_end_to_end() {
     assert_no_more_errors(&predictions);
 
     listen_with_musicnn(&logs, &restarted_server, &feed);
+    listen_with_the_judge(&logs, &restarted_server, state.path());
+}
+
+/// The shipped judge, which hears content as well as genre.
+const JUDGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/judge-10.json");
+/// The feed of the judge's run: this much music, then speech, then silence.
+const GATE_MUSIC_S: f64 = 20.0;
+const GATE_SILENCE_S: f64 = 15.0;
+/// Playback and capture latency, and a block's worth of processing, at most.
+const GATE_SLACK_S: f64 = 2.0;
+
+/// 20 s of a blues clip, then espeak-ng speech, then 15 s of digital silence, as a mono WAV
+/// at 22050 Hz in `dir`; with where the music and the speech end, in seconds.
+fn write_music_speech_silence(dir: &Path) -> (PathBuf, f64, f64) {
+    let music = load(
+        &shared("fixtures/gtzan-audio/blues.00000.wav"),
+        LoadOptions::default(),
+    )
+    .expect("clip loads");
+    let spoken = dir.join("spoken.wav");
+    let words = "This is speech, not music. A record must say so within one hop, and name no \
+                 genre. The quick brown fox jumps over the lazy dog. One, two, three, four, five.";
+    let status = Command::new("espeak-ng")
+        .args(["-s", "140", "-w"])
+        .arg(&spoken)
+        .arg(words)
+        .status()
+        .expect("espeak-ng must be installed (.ci/setup installs it)");
+    assert!(status.success(), "espeak-ng: {status}");
+    let speech = load(&spoken, LoadOptions::default()).expect("speech loads");
+    let rate = f64::from(SAMPLE_RATE);
+    let music_samples = (GATE_MUSIC_S * rate) as usize;
+    let samples: Vec<f32> = music.samples[..music_samples]
+        .iter()
+        .chain(&speech.samples)
+        .copied()
+        .chain(std::iter::repeat_n(0.0, (GATE_SILENCE_S * rate) as usize))
+        .collect();
+    let feed = dir.join("music-speech-silence.wav");
+    write_new_wav(&feed, SAMPLE_RATE, &samples).expect("feed WAV written");
+    let speech_end = GATE_MUSIC_S + speech.samples.len() as f64 / rate;
+    (feed, GATE_MUSIC_S, speech_end)
+}
+
+/// The judge through the test microphone: music, then speech, then silence. While the
+/// music plays the records name a genre; from one hop after it stops none does, and the
+/// records say speech, then silence.
+fn listen_with_the_judge(logs: &LogCapture, server: &TestMic, dir: &Path) {
+    let (feed, music_end, speech_end) = write_music_speech_silence(dir);
+    let judge = Judge::load(Path::new(JUDGE)).expect("the judge loads");
+    let config = MicConfig {
+        enabled: true,
+        ..MicConfig::default()
+    };
+    let hop = config.hop_s;
+    let (stop, shutdown) = crossbeam_channel::bounded::<()>(0);
+    let (records_tx, records) = crossbeam_channel::unbounded();
+    let started = Instant::now();
+    let worker = thread::spawn(move || {
+        mic::run(
+            &config,
+            judge,
+            &shutdown,
+            StartPolicy::FailFast,
+            &mut |heard| {
+                let _ = records_tx.send((Instant::now(), MicRecord::from(&heard)));
+            },
+        )
+    });
+    logs.wait_for(
+        "mic: listening on input device \"default\"",
+        started,
+        Duration::from_secs(8),
+    );
+    let played = Instant::now();
+    let player = server.play(&feed);
+    let until = played + Duration::from_secs_f64(speech_end + GATE_SILENCE_S);
+    let mut received = Vec::new();
+    while Instant::now() < until {
+        match records.recv_timeout(Duration::from_millis(200)) {
+            Ok((at, record)) => received.push((at.duration_since(played).as_secs_f64(), record)),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    drop(player);
+    drop(stop);
+    let result = worker.join().expect("mic thread does not panic");
+    assert!(result.is_ok(), "{result:?}");
+
+    let seen: Vec<String> = received
+        .iter()
+        .map(|(t, r)| {
+            format!(
+                "{t:.1} s: {:?} {:?} silence={}",
+                r.content, r.genre, r.silence
+            )
+        })
+        .collect();
+    eprintln!("the judge on the microphone:\n{}", seen.join("\n"));
+    let content = |record: &MicRecord| {
+        serde_json::to_value(record).expect("serializes")["content"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert!(
+        received.iter().any(|(t, r)| *t < music_end
+            && r.genre.is_some()
+            && content(r).as_deref() == Some("music")),
+        "a genre while the music plays: {seen:#?}"
+    );
+    let after_music = music_end + hop + GATE_SLACK_S;
+    for (t, record) in received.iter().filter(|(t, _)| *t > after_music) {
+        assert!(
+            record.genre.is_none() && record.smoothed_genre.is_none(),
+            "no genre {t:.1} s after playing began, more than one hop after the music \
+             stopped at {music_end} s: {seen:#?}"
+        );
+    }
+    assert!(
+        received.iter().any(|(t, r)| *t > music_end + GATE_SLACK_S
+            && *t <= speech_end + GATE_SLACK_S
+            && content(r).as_deref() == Some("speech")),
+        "speech heard as speech: {seen:#?}"
+    );
+    assert!(
+        received
+            .iter()
+            .any(|(t, r)| *t > speech_end + hop + GATE_SLACK_S
+                && content(r).as_deref() == Some("silence")),
+        "silence heard as silence: {seen:#?}"
+    );
 }
 
 /// Predictions of the musicnn run: windows of 10 s (provisional), then every 5.008 s.

@@ -90,6 +90,17 @@ impl StreamSmoother {
         }
     }
 
+    /// The stream's verdict after `window`, which holds no music: the average starts afresh,
+    /// so no earlier genre is carried past it.
+    pub fn skip(&mut self, window: WindowVerdict) -> StreamVerdict {
+        self.recent.clear();
+        StreamVerdict {
+            provisional: window.end - window.start < self.full_window,
+            window,
+            smoothed: Probabilities(Vec::new()),
+        }
+    }
+
     /// The stream's verdict after `window`.
     pub fn add(&mut self, window: WindowVerdict) -> StreamVerdict {
         if let Some(judgement) = &window.judgement {

@@ -151,6 +151,12 @@ impl Fusion {
         }
     }
 
+    /// What the sound-event model's `hearing` scores say the audio holds, with the four
+    /// scores the gate read.
+    pub fn hear(&self, hearing: &Probabilities) -> (Content, Probabilities) {
+        self.content(&Self::scores(hearing))
+    }
+
     /// The content gate: music when its score reaches `music_min`; else the loudest of
     /// speech, silence and noise when it reaches `other_min`; else unknown.
     fn content(&self, scores: &[f32]) -> (Content, Probabilities) {

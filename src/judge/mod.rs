@@ -19,7 +19,10 @@ use sha2::{Digest, Sha256};
 
 use crate::analysis::{AnalysisError, Analyzer, EngineSettings, FileAnalyzer, ANALYSIS_VERSION};
 use crate::kinds::GenreModel;
-use crate::record::{AnalysisRules, FileReport, Judgement, Probabilities, Provenance, WithPath};
+use crate::record::{
+    AnalysisRules, Content, FileReport, Judgement, Probabilities, Provenance, WindowVerdict,
+    WithPath,
+};
 use crate::window::WindowSpec;
 
 pub use config::{ModelConfig, DEFAULT_MODEL};
@@ -161,6 +164,21 @@ impl Judge {
     /// An engine for a live stream: the genre model on its own front end.
     pub fn analyzer(&self, settings: EngineSettings) -> Box<dyn Analyzer> {
         self.genre.analyzer(settings)
+    }
+
+    /// An engine for a live stream that hears what it holds (a fused judge's sound-event
+    /// model), `None` for a model judging alone.
+    pub fn hearing_analyzer(&self, settings: EngineSettings) -> Option<Box<dyn Analyzer>> {
+        Some(self.fused.as_ref()?.hearing.analyzer(settings))
+    }
+
+    /// What a window of the hearing engine holds: a window too quiet to be judged is silence.
+    pub fn hear(&self, window: &WindowVerdict) -> Option<(Content, Probabilities)> {
+        let fused = self.fused.as_ref()?;
+        Some(match &window.judgement {
+            Some(judgement) => fused.fusion.hear(&judgement.probabilities),
+            None => (Content::Silence, Probabilities::default()),
+        })
     }
 
     /// Judges files one at a time under `windows` (one per worker thread).

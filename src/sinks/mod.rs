@@ -310,6 +310,7 @@ impl Sink {
                 let best = heard.best();
                 info!(
                     device = %heard.device,
+                    content = heard.content.map_or("-", Content::name),
                     genre = best.map_or("-", |(genre, _)| genre),
                     confidence = best.map_or(0.0, |(_, p)| p),
                     silence = heard.is_silence(),
@@ -739,6 +740,8 @@ mod tests {
                 smoothed: Probabilities::new(&labels, &[0.5, 0.5]),
             },
             dropped_samples: 3,
+            content: None,
+            content_scores: Probabilities::default(),
         }
     }
 

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::record::{self, FileReport, MicVerdict, Probabilities, Provenance, StreamVerdict, Tags};
+use crate::record::{
+    self, Content, FileReport, MicVerdict, Probabilities, Provenance, StreamVerdict, Tags,
+};
 
 use super::actions::{ActionError, Placement, Staged};
 
@@ -97,6 +99,12 @@ pub struct MicRecord {
     pub silence: bool,
     /// Mono frames at the device rate lost since listening began.
     pub dropped_samples: u64,
+    /// What the judge hears now: music, speech, silence, noise (a judge with a content gate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<Content>,
+    /// The scores `content` was decided on.
+    #[serde(skip_serializing_if = "Probabilities::is_empty")]
+    pub content_scores: Probabilities,
 }
 
 impl From<&MicVerdict> for MicRecord {
@@ -124,6 +132,8 @@ impl From<&MicVerdict> for MicRecord {
             provisional: *provisional,
             silence: heard.is_silence(),
             dropped_samples: heard.dropped_samples,
+            content: heard.content,
+            content_scores: heard.content_scores.clone(),
         }
     }
 }

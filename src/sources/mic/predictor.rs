@@ -2,6 +2,12 @@
 //! judged windows out, through the analysis engine (it resamples to the front end's
 //! rate, keeps the rolling window and computes each frame once) and the stream
 //! smoother.
+//!
+//! With a judge that hears content (a fused judge), a second engine runs the sound-event
+//! model on each hop's own audio, so a record says what is heard now: within one hop of the
+//! music stopping it says speech, silence or noise and names no genre. Smoothing runs over
+//! music windows only, and when music comes back after a gap the genre window starts afresh,
+//! so nothing heard before the gap is carried into it.
 
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
@@ -10,7 +16,7 @@ use crate::analysis::{Analyzer, Ending, EngineSettings, StreamSmoother, WindowOu
 use crate::audio::resample::ResampleError;
 use crate::audio::wav::write_new_wav;
 use crate::judge::Judge;
-use crate::record::MicVerdict;
+use crate::record::{Content, MicVerdict, Probabilities};
 
 use super::config::MicConfig;
 
@@ -22,6 +28,19 @@ pub struct WindowPredictor {
     engine: Box<dyn Analyzer>,
     smoother: StreamSmoother,
     debug_wavs: Option<DebugWavs>,
+    /// The judge's ear: one window per hop of the hop's own audio, when the judge hears.
+    hearing: Option<Hearing>,
+    judge: Judge,
+    device_rate: u32,
+}
+
+/// The content side of the stream: what its latest hop holds.
+struct Hearing {
+    engine: Box<dyn Analyzer>,
+    /// What the latest hop holds, and the gate's scores.
+    now: Option<(Content, Probabilities)>,
+    /// Something other than music was heard since the genre window last started.
+    gap: bool,
 }
 
 impl WindowPredictor {
@@ -38,22 +57,73 @@ impl WindowPredictor {
         };
         let mut engine = model.analyzer(settings);
         engine.start(device_rate)?;
+        let hop = EngineSettings {
+            length_s: config.hop_s,
+            first_window_s: None,
+            ..settings
+        };
+        let hearing = match model.hearing_analyzer(hop) {
+            Some(mut engine) => {
+                engine.start(device_rate)?;
+                Some(Hearing {
+                    engine,
+                    now: None,
+                    gap: false,
+                })
+            }
+            None => None,
+        };
         Ok(Self {
             device: config.device.clone(),
             smoother: StreamSmoother::new(config.smoothing, engine.window_length()),
             engine,
             debug_wavs: config.debug_wav_dir.clone().and_then(DebugWavs::new),
+            hearing,
+            judge: model.clone(),
+            device_rate,
         })
+    }
+
+    /// Hears the frames first: what the latest hop holds decides the next windows. Music
+    /// after a gap starts the genre window afresh.
+    fn hear(&mut self, frames: &[f32]) {
+        let Some(hearing) = &mut self.hearing else {
+            return;
+        };
+        let (judge, now) = (&self.judge, &mut hearing.now);
+        hearing.engine.push(
+            frames,
+            &mut |outcome: WindowOutcome<'_>| match &outcome.verdict {
+                Ok(window) => *now = judge.hear(window),
+                Err(error) => tracing::warn!("mic: cannot hear this hop: {error}"),
+            },
+        );
+        match hearing.now.as_ref().map(|(content, _)| *content) {
+            Some(Content::Music) if hearing.gap => {
+                hearing.gap = false;
+                if let Err(error) = self.engine.start(self.device_rate) {
+                    tracing::warn!("mic: cannot start the genre window afresh: {error}");
+                }
+            }
+            Some(Content::Music) | None => {}
+            Some(_) => hearing.gap = true,
+        }
     }
 
     /// Feeds device-rate mono frames; calls `emit` for each window that
     /// becomes due. `dropped_frames` is the running total reported with them.
     pub fn feed(&mut self, frames: &[f32], dropped_frames: u64, emit: &mut dyn FnMut(MicVerdict)) {
         let started = Instant::now();
+        self.hear(frames);
         let rate = self.engine.sample_rate();
         let mut windows = 0;
         let (device, smoother, debug_wavs) =
             (&self.device, &mut self.smoother, &mut self.debug_wavs);
+        let (content, content_scores) = match self.hearing.as_ref().and_then(|h| h.now.clone()) {
+            Some((content, scores)) => (Some(content), scores),
+            None => (None, Probabilities::default()),
+        };
+        let music = content.is_none_or(|content| content == Content::Music);
         self.engine.push(frames, &mut |outcome: WindowOutcome<'_>| {
             windows += 1;
             if let Some(debug_wavs) = debug_wavs.as_mut() {
@@ -63,8 +133,14 @@ impl WindowPredictor {
                 Ok(window) => emit(MicVerdict {
                     time: SystemTime::now(),
                     device: device.clone(),
-                    verdict: smoother.add(window),
+                    verdict: if music {
+                        smoother.add(window)
+                    } else {
+                        smoother.skip(window)
+                    },
                     dropped_samples: dropped_frames,
+                    content,
+                    content_scores: content_scores.clone(),
                 }),
                 Err(error) => tracing::warn!("mic: no prediction for this window: {error}"),
             }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::record::display_path;
 use crate::record::resolve_path;
 use crate::sources::mic::MicConfig;
-use crate::sources::walk;
+use crate::walk;
 use crate::web::WebConfig;
 use crate::window::{WindowKeys, WindowSpec};
 

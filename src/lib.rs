@@ -22,5 +22,6 @@ pub mod sinks;
 pub mod sources;
 #[cfg(test)]
 mod test_data;
+pub mod walk;
 pub mod web;
 pub mod window;

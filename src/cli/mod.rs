@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use genred::audio;
 use genred::config::{self, InvalidSetting};
 use genred::record::display_path;
-use genred::sources::walk::{self, Entry, Skipped};
+use genred::walk::{self, Entry, Skipped};
 
 /// Show a progress bar from this many files on, when stderr is a terminal.
 const PROGRESS_BAR_MIN_FILES: usize = 8;
@@ -29,7 +29,7 @@ const PROGRESS_BAR_MIN_FILES: usize = 8;
 /// (whatever its name, so a mislabelled file still gets a clear decoding
 /// error); a folder is walked recursively for audio files by extension, in
 /// sorted order, hidden entries left out, with the daemon's walker and its
-/// symbolic-link policy (see `genred::sources::walk`: links to folders are
+/// symbolic-link policy (see `genred::walk`: links to folders are
 /// never followed, loops end). What the walk skips that could have been
 /// read (a FIFO, socket or device named like audio, a link to a folder, a
 /// folder that cannot be listed) gets one line on stderr and the rest goes on:

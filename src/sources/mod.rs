@@ -1,7 +1,6 @@
 //! Where audio comes from: drop folders ([`folder`]) and a live microphone
-//! ([`mic`]); [`walk`] is the one directory walker, shared with the batch
-//! commands.
+//! ([`mic`]). Both folders and the batch commands find files with the one directory
+//! walker, [`crate::walk`].
 
 pub mod folder;
 pub mod mic;
-pub mod walk;

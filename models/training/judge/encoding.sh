@@ -8,8 +8,8 @@
 # exist as audio (16-bit mono 16 kHz FLAC, resampled by sox from GTZAN's 22050 Hz: already one generation
 # away from the dataset's WAVs, which are themselves not pristine).
 # Encodings (ffmpeg with libmp3lame / libvorbis; apt-get install ffmpeg), all outside the repository:
-#   mp3-128       MP3 (LAME) CBR 128 kbit/s, resampled to 44.1 kHz first (the usual consumer MP3)
-#   vorbis-q3     Ogg Vorbis -q 3 (nominal ~112 kbit/s), resampled to 44.1 kHz first
+#   mp3-128       MP3 (LAME) CBR 128 kbit/s (mono, as the originals), resampled to 44.1 kHz first (the usual consumer MP3)
+#   vorbis-q3     Ogg Vorbis -q 3 (mono: about 50 kbit/s), resampled to 44.1 kHz first
 #   vorbis16k-q1  Ogg Vorbis -q 1 at 16 kHz (the clip's own rate; a low-bit-rate stress case)
 # Each set is classified with `genred classify --json --jobs 1` (default model = the judge) from the repo
 # root, so the relative model paths resolve. genred: $GENRED, else target/debug/genred copied to <out>/genred.

@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use crate::sources::walk::Skipped;
+use crate::walk::Skipped;
 
 /// Name endings of files that browsers and download tools are still writing.
 const PARTIAL_SUFFIXES: [&str; 3] = [".part", ".crdownload", ".tmp"];

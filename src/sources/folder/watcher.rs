@@ -15,7 +15,7 @@ use super::queue::JobQueue;
 use super::settle::{own_identity, SettleTracker, Signal};
 use crate::record::resolve_path;
 use crate::record::{display_path, FileJob, RecordedVersion, SeenFiles};
-use crate::sources::walk::{self, Entry, FoundFile, Skipped};
+use crate::walk::{self, Entry, FoundFile, Skipped};
 
 /// Whether the platform's watcher reports that a writer closed a file.
 const CLOSE_EVENTS: bool = cfg!(target_os = "linux");

@@ -55,11 +55,10 @@ pub struct ModelFile {
 
 impl ModelFile {
     fn of(path: &Path, role: Role, bytes: &[u8]) -> Self {
-        let digest = Sha256::digest(bytes);
         ModelFile {
             path: path.to_owned(),
             name: model_name(path),
-            sha256: digest.iter().map(|byte| format!("{byte:02x}")).collect(),
+            sha256: sha256_hex(bytes),
             role,
         }
     }
@@ -307,6 +306,45 @@ pub fn declared_input(
         .map_err(|err| bad_input(format!("{err:#}")))?;
     let shape = fact.shape.dims().map(|dim| dim.concretize()).collect();
     Ok((fact.datum_type.concretize(), shape))
+}
+
+/// One float32 input whose declared shape, where the file declares it, is `dims` (`None`: any
+/// size); `expected` describes the input for the error.
+pub fn check_float_input(
+    model: &InferenceModel,
+    expected: &'static str,
+    dims: &[Option<usize>],
+) -> Result<(), ModelFault> {
+    let (datum, declared) = declared_input(model, expected)?;
+    let bad_input = |reason: String| ModelFault::BadInput { expected, reason };
+    if let Some(datum) = datum {
+        if datum != f32::datum_type() {
+            return Err(bad_input(format!("the model takes {datum:?}")));
+        }
+    }
+    let fits = |dim: &Option<TDim>, want: &Option<usize>| match (dim, want) {
+        (Some(dim), Some(size)) => *dim == (*size).into(),
+        _ => true,
+    };
+    if declared.len() == dims.len() && declared.iter().zip(dims).all(|(d, w)| fits(d, w)) {
+        return Ok(());
+    }
+    Err(bad_input(format!(
+        "the model declares [{}]",
+        declared
+            .iter()
+            .map(|dim| dim.as_ref().map_or("?".to_owned(), TDim::to_string))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+/// The SHA-256 of `bytes`, lower-case hex: how records name a model file's content.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Makes the graph's outputs exactly `outputs`, in that order, found by their ONNX names

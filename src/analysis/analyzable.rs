@@ -23,15 +23,21 @@ pub trait Analyzable: ModelInfo {
     /// What a verdict of this model under `windows` is reached with.
     fn provenance(&self, windows: &WindowSpec) -> Provenance {
         let file = self.file();
-        Provenance {
-            model: file.name.clone(),
-            model_sha256: file.sha256.clone(),
-            analysis: AnalysisRules {
-                version: ANALYSIS_VERSION,
-                window_s: windows.length_s,
-                hop_s: windows.hop_s,
-                max_patches: windows.max_patches,
-            },
-        }
+        provenance(&file.name, &file.sha256, windows)
+    }
+}
+
+/// What a verdict of the model (or judge) named `model`, whose file has SHA-256 `sha256`, is
+/// reached with under `windows` and this analysis version.
+pub fn provenance(model: &str, sha256: &str, windows: &WindowSpec) -> Provenance {
+    Provenance {
+        model: model.to_owned(),
+        model_sha256: sha256.to_owned(),
+        analysis: AnalysisRules {
+            version: ANALYSIS_VERSION,
+            window_s: windows.length_s,
+            hop_s: windows.hop_s,
+            max_patches: windows.max_patches,
+        },
     }
 }

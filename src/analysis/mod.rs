@@ -28,7 +28,7 @@ mod unit;
 /// sinks; they are named here too, beside the engine that reaches them.
 pub use crate::record::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
 pub use aggregate::{FileWindows, StreamSmoother};
-pub use analyzable::{Analyzable, ANALYSIS_VERSION};
+pub use analyzable::{provenance, Analyzable, ANALYSIS_VERSION};
 #[cfg(test)]
 pub(crate) use engine::mean_of;
 pub use engine::{Analyzer, Engine, EngineSettings, StreamLevel, WindowError, WindowOutcome};

@@ -15,13 +15,11 @@ mod report;
 use std::path::Path;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
-use crate::analysis::{AnalysisError, Analyzer, EngineSettings, FileAnalyzer, ANALYSIS_VERSION};
+use crate::analysis::{self, AnalysisError, Analyzer, EngineSettings, FileAnalyzer};
 use crate::kinds::GenreModel;
+use crate::onnx;
 use crate::record::{
-    AnalysisRules, Content, FileReport, Judgement, Probabilities, Provenance, WindowVerdict,
-    WithPath,
+    Content, FileReport, Judgement, Probabilities, Provenance, WindowVerdict, WithPath,
 };
 use crate::window::WindowSpec;
 
@@ -79,11 +77,11 @@ impl Judge {
     }
 
     fn load_fused(path: &Path) -> Result<Self, JudgeError> {
-        let recipe = Recipe::read(path)?;
         let bytes = std::fs::read(path).map_err(|cause| JudgeError::Unreadable {
             path: path.to_owned(),
             cause,
         })?;
+        let recipe = Recipe::parse(path, &bytes)?;
         let folder = path.parent().unwrap_or(Path::new("."));
         let load = |role: &'static str, model: &recipe::ModelRef| {
             let loaded = GenreModel::load(&folder.join(&model.file))?;
@@ -114,10 +112,7 @@ impl Judge {
             || "judge".to_owned(),
             |stem| stem.to_string_lossy().into_owned(),
         );
-        let sha256 = Sha256::digest(&bytes)
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let sha256 = onnx::sha256_hex(&bytes);
         Ok(Judge {
             genre,
             min_confidence: None,
@@ -148,16 +143,7 @@ impl Judge {
     pub fn provenance(&self, windows: &WindowSpec) -> Provenance {
         match &self.fused {
             None => self.genre.provenance(windows),
-            Some(fused) => Provenance {
-                model: fused.name.clone(),
-                model_sha256: fused.sha256.clone(),
-                analysis: AnalysisRules {
-                    version: ANALYSIS_VERSION,
-                    window_s: windows.length_s,
-                    hop_s: windows.hop_s,
-                    max_patches: windows.max_patches,
-                },
-            },
+            Some(fused) => analysis::provenance(&fused.name, &fused.sha256, windows),
         }
     }
 

@@ -143,16 +143,13 @@ impl Styles {
 }
 
 impl Recipe {
-    /// Reads the recipe at `path`.
-    pub fn read(path: &Path) -> Result<Self, JudgeError> {
-        let text = std::fs::read_to_string(path).map_err(|cause| JudgeError::Unreadable {
-            path: path.to_owned(),
-            cause,
-        })?;
-        let recipe: Recipe = serde_json::from_str(&text).map_err(|err| JudgeError::Malformed {
-            path: path.to_owned(),
-            reason: err.to_string(),
-        })?;
+    /// The recipe in `bytes`, read from `path`.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, JudgeError> {
+        let recipe: Recipe =
+            serde_json::from_slice(bytes).map_err(|err| JudgeError::Malformed {
+                path: path.to_owned(),
+                reason: err.to_string(),
+            })?;
         let malformed = |reason: String| JudgeError::Malformed {
             path: path.to_owned(),
             reason,

@@ -178,7 +178,7 @@ fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<Vec<String>,
 
 /// Checks the input, selects `probabilities` and plans the graph once for one 10 s window.
 fn plan(mut graph: InferenceModel) -> Result<Arc<TypedSimplePlan>, ModelFault> {
-    check_input(&graph)?;
+    onnx::check_float_input(&graph, INPUT, &[Some(1), Some(WINDOW_SAMPLES)])?;
     let outputs = [(OUTPUT, N_CLASSES)];
     onnx::select_outputs(&mut graph, &outputs)?;
     let typed = graph
@@ -187,31 +187,6 @@ fn plan(mut graph: InferenceModel) -> Result<Arc<TypedSimplePlan>, ModelFault> {
         .map_err(ModelFault::unrunnable)?;
     onnx::check_outputs(&typed, &outputs)?;
     typed.into_runnable().map_err(ModelFault::unrunnable)
-}
-
-/// One float input whose declared shape is `[1, 160000]` (either dimension may be left open).
-fn check_input(graph: &InferenceModel) -> Result<(), ModelFault> {
-    let (datum, declared) = onnx::declared_input(graph, INPUT)?;
-    let bad_input = |reason: String| ModelFault::BadInput {
-        expected: INPUT,
-        reason,
-    };
-    if let Some(datum) = datum {
-        if datum != f32::datum_type() {
-            return Err(bad_input(format!("the model takes {datum:?}")));
-        }
-    }
-    let fits = |dim: &Option<TDim>, size: usize| dim.as_ref().is_none_or(|d| *d == size.into());
-    match declared.as_slice() {
-        [batch, samples] if fits(batch, 1) && fits(samples, WINDOW_SAMPLES) => Ok(()),
-        dims => Err(bad_input(format!(
-            "the model declares [{}]",
-            dims.iter()
-                .map(|dim| dim.as_ref().map_or("?".to_owned(), TDim::to_string))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
 }
 
 #[cfg(test)]

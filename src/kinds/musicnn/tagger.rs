@@ -135,7 +135,7 @@ pub(super) fn patch_plan(
     mut graph: InferenceModel,
     outputs: &[(&'static str, usize)],
 ) -> Result<Arc<TypedSimplePlan>, ModelFault> {
-    check_input(&graph)?;
+    onnx::check_float_input(&graph, INPUT, &[None, Some(PATCH_FRAMES), Some(N_MELS)])?;
     onnx::select_outputs(&mut graph, outputs)?;
     let patch = f32::fact([1, PATCH_FRAMES, N_MELS]);
     let knobs = KnobScope::new([(DIRECT_SPATIAL_KNOB, "true")]).map_err(ModelFault::unrunnable)?;
@@ -196,31 +196,6 @@ fn validate_metadata(metadata: &BTreeMap<String, String>) -> Result<Vec<String>,
     let labels = onnx::labels(metadata, LABELS_KEY, Some(N_TAGS))?;
     onnx::check_front_end(metadata, FRONT_END, false)?;
     Ok(labels)
-}
-
-/// One float input whose declared shape is `[_, 187, 96]`.
-fn check_input(graph: &InferenceModel) -> Result<(), ModelFault> {
-    let (datum, declared) = onnx::declared_input(graph, INPUT)?;
-    let bad_input = |reason: String| ModelFault::BadInput {
-        expected: INPUT,
-        reason,
-    };
-    if let Some(datum) = datum {
-        if datum != f32::datum_type() {
-            return Err(bad_input(format!("the model takes {datum:?}")));
-        }
-    }
-    let fits = |dim: &Option<TDim>, size: usize| dim.as_ref().is_none_or(|d| *d == size.into());
-    match declared.as_slice() {
-        [_, frames, bands] if fits(frames, PATCH_FRAMES) && fits(bands, N_MELS) => Ok(()),
-        dims => Err(bad_input(format!(
-            "the model declares [{}]",
-            dims.iter()
-                .map(|dim| dim.as_ref().map_or("?".to_owned(), TDim::to_string))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
 }
 
 #[cfg(test)]

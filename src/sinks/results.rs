@@ -72,7 +72,7 @@ pub enum ResultsError {
 pub struct ResultsFile {
     path: PathBuf,
     file: File,
-    /// An append failed: the file may end inside a line.
+    /// An append failed and could not be rolled back: the file may end inside a line.
     torn: bool,
 }
 
@@ -111,8 +111,7 @@ impl ResultsFile {
 
     /// Appends one record as one line with a single write, and returns the
     /// record's JSON as written (without the newline), for the live view.
-    /// After a failed append, which may have written part of a line, the
-    /// record starts on a fresh line so that it does not merge with those bytes.
+    /// A failed append leaves no part of the line ([`Self::append_line`]).
     pub fn append(&mut self, record: &impl Serialize) -> Result<Arc<str>, ResultsError> {
         let json = serde_json::to_string(record).map_err(|cause| ResultsError::Encode {
             path: self.path.clone(),
@@ -121,9 +120,7 @@ impl ResultsFile {
         let mut line = Vec::with_capacity(json.len() + 2);
         line.extend_from_slice(json.as_bytes());
         line.push(b'\n');
-        let appended = self.append_line(&mut line);
-        self.torn = appended.is_err();
-        appended
+        self.append_line(&mut line)
             .map(|()| Arc::from(json))
             .map_err(|cause| ResultsError::Append {
                 path: self.path.clone(),
@@ -131,12 +128,21 @@ impl ResultsFile {
             })
     }
 
+    /// Appends `line` whole or not at all: a write cut short (a full disk) is rolled back to
+    /// where the line began. Only if even that fails does the file end inside a line, and the
+    /// next line then starts on a fresh one.
     fn append_line(&mut self, line: &mut Vec<u8>) -> io::Result<()> {
         if self.torn && ends_inside_a_line(&mut self.file)? {
             line.insert(0, b'\n');
         }
-        self.file.write_all(line)?;
-        self.file.flush()
+        let start = self.file.seek(SeekFrom::End(0))?;
+        let written = self.file.write_all(line).and_then(|()| self.file.flush());
+        if written.is_err() && self.file.set_len(start).is_ok() {
+            self.torn = false;
+            return written;
+        }
+        self.torn = written.is_err();
+        written
     }
 
     /// A results file that writes to `file` as it is, without reading it:

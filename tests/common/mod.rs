@@ -237,7 +237,8 @@ impl Home {
     }
 }
 
-/// Every line of the results file, which must all be whole JSON objects.
+/// Every line of the results file, which must all be whole JSON objects (blank lines, which
+/// genred skips too, aside).
 pub fn read_results(path: &Path) -> Vec<Value> {
     let Ok(text) = fs::read_to_string(path) else {
         return Vec::new();
@@ -247,6 +248,7 @@ pub fn read_results(path: &Path) -> Vec<Value> {
         "the last record is cut short:\n{text}"
     );
     text.lines()
+        .filter(|line| !line.trim().is_empty())
         .map(|line| {
             serde_json::from_str(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"))
         })

@@ -34,7 +34,7 @@ use crate::judge::{Judge, JudgeError};
 use crate::record::{display_path, resolve_path, FileIdentity, FileJob};
 use crate::sinks::actions::Placement;
 use crate::sinks::results::{ResultsError, ResultsFile};
-use crate::sinks::{FileActions, Sink, SinkMessage};
+use crate::sinks::{FileActions, Sink, SinkMessage, WatchedFolders};
 use crate::sources::folder::{DropFolders, FolderError, FolderSettings, FolderWatcher};
 use crate::sources::mic::{self, MicError, StartPolicy};
 use crate::web::{About, Hub, LiveView, MicAbout, WebError};
@@ -437,13 +437,7 @@ fn live_view_about(config: &Config, model: &Judge, started: Instant) -> About {
 /// must leave alone (the results file, the action folders).
 fn folder_settings(config: &Config, results_path: &Path) -> FolderSettings {
     let folder = &config.folder;
-    let excluded_dirs: Vec<PathBuf> = folder
-        .target
-        .iter()
-        .chain(&folder.rejected)
-        .chain(&folder.unsorted)
-        .cloned()
-        .collect();
+    let excluded_dirs = action_folders(folder);
     FolderSettings {
         recursive: folder.recursive,
         extensions: folder.extensions.clone(),
@@ -451,6 +445,15 @@ fn folder_settings(config: &Config, results_path: &Path) -> FolderSettings {
         excluded_dirs,
         excluded_files: vec![results_path.to_owned()],
     }
+}
+
+/// The folders genred places files in, which the folder source leaves alone.
+fn action_folders(folder: &FolderConfig) -> Vec<PathBuf> {
+    [&folder.target, &folder.rejected, &folder.unsorted]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect()
 }
 
 /// What the sink does with the folder's files, as the `[folder]` section says; the folders
@@ -465,6 +468,7 @@ fn file_actions(folder: &FolderConfig) -> FileActions {
         sort: folder.target.as_deref().map(resolve_path).zip(placement),
         rejected: folder.rejected.as_deref().map(resolve_path),
         unsorted: folder.unsorted.as_deref().map(resolve_path),
+        watched: WatchedFolders::new(&folder.paths, &action_folders(folder)),
     }
 }
 

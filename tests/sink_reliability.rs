@@ -158,6 +158,13 @@ fn with_the_results_disk_full_files_stay_until_their_record_is_written() {
         .unwrap()
         .replace("\"results.jsonl\"", "\"results-disk/results.jsonl\"");
     fs::write(home.path("genred.toml"), config).unwrap();
+    // A blank first line that leaves 96 bytes of its tmpfs page free: the record's append
+    // writes those and then fails, and must not leave them as a line of their own.
+    fs::write(
+        disk.path.join("results.jsonl"),
+        format!("{}\n", " ".repeat(3999)),
+    )
+    .unwrap();
     let mut daemon = home.start(&[]);
     let filler = disk.fill();
     let file = home.path("drop/song.wav");
@@ -197,6 +204,86 @@ fn with_the_results_disk_full_files_stay_until_their_record_is_written() {
     assert_eq!(fs::read(&moved_to).unwrap(), fixture(CLASSICAL[0]));
     assert!(!file.exists());
     assert!(log.contains("takes records again"), "{log}");
+    // read_results fails on any line that is not a whole record: a torn fragment.
+    assert_eq!(read_results(&disk.path.join("results.jsonl")).len(), 1);
+}
+
+#[test]
+fn a_move_to_another_file_system_keeps_the_files_mtime_and_mode() {
+    let home = Home::new();
+    let other = Tmpfs::mount(&home.path("other-disk"), "64m");
+    home.write_config(&format!(
+        "[folder]\npaths = [\"drop\"]\naction = \"move\"\ntarget = \"{}\"\n",
+        other.path.join("sorted").display()
+    ));
+    // Written outside the drop folder with its date and mode set, then moved in whole.
+    let staging = home.path("song.wav");
+    fs::write(&staging, fixture(CLASSICAL[0])).unwrap();
+    let year_2020 = std::time::UNIX_EPOCH + Duration::from_secs(1_577_880_000);
+    fs::File::options()
+        .write(true)
+        .open(&staging)
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_modified(year_2020))
+        .unwrap();
+    fs::set_permissions(&staging, fs::Permissions::from_mode(0o640)).unwrap();
+    fs::rename(&staging, home.path("drop/song.wav")).unwrap();
+
+    let mut daemon = home.start(&[]);
+    let records = daemon.wait_for_records(1);
+    daemon.stop();
+    let moved_to = PathBuf::from(str_field(&records[0], "moved_to"));
+    assert!(moved_to.starts_with(&other.path), "{moved_to:?}");
+    let metadata = fs::metadata(&moved_to).unwrap();
+    assert_eq!(metadata.modified().unwrap(), year_2020, "mtime kept");
+    assert_eq!(metadata.permissions().mode() & 0o7777, 0o640, "mode kept");
+    assert_eq!(fs::read(&moved_to).unwrap(), fixture(CLASSICAL[0]));
+}
+
+#[test]
+fn a_target_replaced_by_a_link_into_the_drop_folder_is_refused_at_the_next_move() {
+    let home = Home::new();
+    home.write_config("[folder]\npaths = [\"drop\"]\naction = \"move\"\ntarget = \"sorted\"\n");
+    let mut daemon = home.start(&[]);
+    fs::write(home.path("drop/first.wav"), fixture(CLASSICAL[0])).unwrap();
+    let first = daemon.wait_for_records(1);
+    assert_eq!(
+        PathBuf::from(str_field(&first[0], "moved_to")),
+        home.path("sorted/classical/first.wav")
+    );
+
+    // At runtime the target becomes a link to the drop folder.
+    fs::rename(home.path("sorted"), home.path("sorted-before")).unwrap();
+    std::os::unix::fs::symlink(home.path("drop"), home.path("sorted")).unwrap();
+    let second = home.path("drop/second.wav");
+    fs::write(&second, fixture(CLASSICAL[1])).unwrap();
+    let records = daemon.wait_for_records(2);
+    // Time for a loop to show itself, were the file placed where it is found again.
+    thread::sleep(Duration::from_secs(3));
+    let log = daemon.log();
+    let records_now = read_results(&daemon.results_path);
+    daemon.stop();
+    assert_eq!(
+        records_now.len(),
+        2,
+        "one record each, no loop: {records_now:#?}"
+    );
+    let refused = str_field(&records[1], "action_error");
+    assert!(
+        refused.contains("inside the drop folder") && refused.contains("second.wav"),
+        "{}",
+        records[1]
+    );
+    assert!(log.contains("inside the drop folder"), "{log}");
+    assert_eq!(
+        fs::read(&second).unwrap(),
+        fixture(CLASSICAL[1]),
+        "left in place"
+    );
+    assert!(
+        !home.path("drop/classical").exists(),
+        "nothing placed in the drop folder"
+    );
 }
 
 #[test]

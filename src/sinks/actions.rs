@@ -27,7 +27,7 @@
 //! `<name>` beside it only when it is empty (a claim never filled).
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File};
+use std::fs::{self, File, FileTimes};
 use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
@@ -35,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::{info, warn};
 
+use super::watched_folders::WatchedFolders;
 use crate::record::{display_path, FileIdentity};
 
 /// How many numbered names are tried before giving up on a destination.
@@ -81,6 +82,20 @@ pub enum ActionError {
     Changed { file: PathBuf },
     #[error("{}: gone since it was analysed", display_path(file))]
     Gone { file: PathBuf },
+    #[error(
+        "{}: not placed into {}: it now leads to {}, inside the drop folder {}, where the file \
+         would be found again; the file stays where it is",
+        display_path(file),
+        display_path(folder),
+        display_path(resolved),
+        display_path(drop)
+    )]
+    IntoDropFolder {
+        file: PathBuf,
+        folder: PathBuf,
+        resolved: PathBuf,
+        drop: PathBuf,
+    },
     #[error("{}: cannot {} it into {}: {cause}", display_path(file), placement.verb(), display_path(folder))]
     Io {
         file: PathBuf,
@@ -139,6 +154,7 @@ impl Staged {
         analysed: &FileIdentity,
         folder: &Path,
         placement: Placement,
+        watched: &WatchedFolders,
     ) -> Result<Self, ActionError> {
         check_unchanged(file, analysed)?;
         let error = io_error(file, folder, placement);
@@ -148,6 +164,14 @@ impl Staged {
                 "not a file name",
             ))
         })?;
+        if let Some((drop, resolved)) = watched.watching(folder) {
+            return Err(ActionError::IntoDropFolder {
+                file: file.to_owned(),
+                folder: folder.to_owned(),
+                resolved,
+                drop: drop.to_owned(),
+            });
+        }
         fs::create_dir_all(folder).map_err(&error)?;
         let same_file_system = fs::metadata(folder).map_err(&error)?.dev() == analysed.device;
         let (destination, temporary) = claim_name(folder, name).map_err(&error)?;
@@ -221,11 +245,21 @@ impl Staged {
         Ok(self.destination.clone())
     }
 
-    /// Copies the original into the temporary name, synced, and checks that
+    /// Copies the original into the temporary name with its mode and times (as `mv` across
+    /// file systems and `cp -p` keep them: a library sorts by date), synced, and checks that
     /// it did not change while being copied.
     fn copy(&mut self) -> Result<(), ActionError> {
+        // `fs::copy` keeps the permission bits; the times are set on the copy.
         fs::copy(&self.file, &self.temporary)
-            .and_then(|_| File::open(&self.temporary)?.sync_all())
+            .and_then(|_| {
+                let original = fs::metadata(&self.file)?;
+                let times = FileTimes::new()
+                    .set_accessed(original.accessed()?)
+                    .set_modified(original.modified()?);
+                let copy = File::options().write(true).open(&self.temporary)?;
+                copy.set_times(times)?;
+                copy.sync_all()
+            })
             .map_err(|cause| self.io_error(cause))?;
         self.copied = true;
         self.check_unchanged()
@@ -424,7 +458,14 @@ mod tests {
         let analysed = FileIdentity::of(file).ok_or_else(|| ActionError::Gone {
             file: file.to_owned(),
         })?;
-        Staged::prepare(file, &analysed, folder, placement)?.commit()
+        Staged::prepare(
+            file,
+            &analysed,
+            folder,
+            placement,
+            &WatchedFolders::default(),
+        )?
+        .commit()
     }
 
     fn names_in(folder: &Path) -> io::Result<Vec<OsString>> {
@@ -583,7 +624,13 @@ mod tests {
             (other.path().to_owned(), Placement::Move),
             (dir.path().join("copies"), Placement::Copy),
         ] {
-            let staged = Staged::prepare(&file, &analysed, &folder, placement)?;
+            let staged = Staged::prepare(
+                &file,
+                &analysed,
+                &folder,
+                placement,
+                &WatchedFolders::default(),
+            )?;
             assert_eq!(staged.destination(), folder.join("a.wav"));
             drop(staged);
             assert!(names_in(&folder)?.is_empty(), "{folder:?}");
@@ -600,7 +647,13 @@ mod tests {
         let analysed = FileIdentity::of(&file).ok_or("no file")?;
         let target = dir.path().join("sorted");
         // Rewritten in place, same size, between staging and commit.
-        let staged = Staged::prepare(&file, &analysed, &target, Placement::Move)?;
+        let staged = Staged::prepare(
+            &file,
+            &analysed,
+            &target,
+            Placement::Move,
+            &WatchedFolders::default(),
+        )?;
         std::thread::sleep(std::time::Duration::from_millis(10));
         fs::write(&file, b"new version")?;
         let Err(err) = staged.commit() else {
@@ -610,12 +663,24 @@ mod tests {
         assert_eq!(fs::read(&file)?, b"new version");
         assert!(names_in(&target)?.is_empty());
         // Or before anything was done.
-        let Err(err) = Staged::prepare(&file, &analysed, &target, Placement::Copy) else {
+        let Err(err) = Staged::prepare(
+            &file,
+            &analysed,
+            &target,
+            Placement::Copy,
+            &WatchedFolders::default(),
+        ) else {
             return Err("a changed file was staged".into());
         };
         assert!(matches!(err, ActionError::Changed { .. }), "{err}");
         fs::remove_file(&file)?;
-        let Err(err) = Staged::prepare(&file, &analysed, &target, Placement::Copy) else {
+        let Err(err) = Staged::prepare(
+            &file,
+            &analysed,
+            &target,
+            Placement::Copy,
+            &WatchedFolders::default(),
+        ) else {
             return Err("a removed file was staged".into());
         };
         assert!(matches!(err, ActionError::Gone { .. }), "{err}");

@@ -17,8 +17,10 @@
 pub mod actions;
 mod records;
 pub mod results;
+mod watched_folders;
 
 pub use records::{MicRecord, RecordKind, MIC_SOURCE};
+pub use watched_folders::WatchedFolders;
 
 use std::collections::VecDeque;
 use std::fs;
@@ -71,6 +73,8 @@ pub struct FileActions {
     /// Where music whose genre is [`UNKNOWN_GENRE`] (judged below `min_confidence`) goes, the
     /// way the sort moves or copies; unset leaves it where it is.
     pub unsorted: Option<PathBuf>,
+    /// Where no file is ever placed, checked at every placement.
+    pub watched: WatchedFolders,
 }
 
 impl FileActions {
@@ -341,7 +345,15 @@ impl Sink {
         let staged = pending
             .destination
             .as_ref()
-            .map(|to| Staged::prepare(&job.path, &job.identity, &to.folder, to.placement))
+            .map(|to| {
+                Staged::prepare(
+                    &job.path,
+                    &job.identity,
+                    &to.folder,
+                    to.placement,
+                    &self.actions.watched,
+                )
+            })
             .transpose();
         let (staged, action) = match staged {
             Ok(Some(staged)) => {
@@ -457,6 +469,7 @@ mod tests {
                 sort: Some((self.path("sorted"), placement)),
                 rejected: Some(self.path("rejected")),
                 unsorted: Some(self.path("unsorted")),
+                watched: WatchedFolders::new(&[self.path("drop")], &[]),
             }
         }
 

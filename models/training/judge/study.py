@@ -321,6 +321,300 @@ def artist_folds(artists, k=DEV_FOLDS):
 
 
 # ----------------------------------------------------------------------------------------------
+# Round 2 (added after round 1's results were seen; README.md "Round 2" gives the list, the extra inputs
+# and the selection rule, all fixed before any round-2 fit).
+
+# Extra inputs: single named clip scores (CED: mean over 10 s windows; MSD: clip mean of the patch tags),
+# each turned into ln(max(x, EPS)). The first six are the short list, all twelve the wide one.
+EXTRA_INPUTS = [
+    {"source": "ced", "label": "Rapping", "index": 36},
+    {"source": "ced", "label": "Electronic music", "index": 239},
+    {"source": "ced", "label": "Punk rock", "index": 221},
+    {"source": "ced", "label": "Rock music", "index": 219},
+    {"source": "ced", "label": "Pop music", "index": 216},
+    {"source": "ced", "label": "Distortion", "index": 517},
+    {"source": "ced", "label": "Drum machine", "index": 163},
+    {"source": "ced", "label": "Harmonica", "index": 208},
+    {"source": "ced", "label": "Steel guitar, slide guitar", "index": 144},
+    {"source": "msd", "label": "hard rock"},
+    {"source": "msd", "label": "punk"},
+    {"source": "msd", "label": "electronic"},
+]
+LAMBDA_GRID = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+VOCABS = {"MSD+MTT": ("msd", "mtt"), "MSD only": ("msd",)}
+ROUND2_MARGIN = 1.0  # dev clips (of 130) the best round-2 score must exceed round 1's by
+ROUND2_MAX_DROP = 1  # clips either set may fall below round 1's recipe
+
+
+def tag_scores(data, vocabs):
+    n = len(data["id"])
+    tag = np.full((n, 10), EPS)
+    for g, genre in enumerate(GENRES):
+        cols = [data["tags"][voc][t] for voc in vocabs for t in TAG_MAP[genre][voc]]
+        if cols:
+            tag[:, g] = np.max(np.stack(cols, axis=1), axis=1)
+    return tag
+
+
+def inputs2(data, vocabs):
+    """[n, 20 + len(EXTRA_INPUTS)] log inputs: tags (10, from `vocabs`), ced (10), the extras."""
+    ced = np.stack([data["ced"][:, list(CED_MAP[g].values())].max(axis=1) for g in GENRES], axis=1)
+    extra = np.stack([data["ced"][:, x["index"]] if x["source"] == "ced" else data["tags"][x["source"]][x["label"]]
+                      for x in EXTRA_INPUTS], axis=1)
+    return np.log(np.maximum(np.concatenate([tag_scores(data, vocabs), ced, extra], axis=1), EPS))
+
+
+class Linear:
+    """z = sum over s in (tags, ced) of (w_s I + D_s) e_s + V e_extra + b.
+    matrix: 'none' (D = 0), 'diag' (D diagonal), 'full' (D 10x10); n_extra: extras used (first k);
+    free_w: w_s free (L2 pulls D and V toward the diagonal form) or w_s = 0 (plain multinomial LR, L2
+    toward zero). Penalty lam * N/2 * (|D|^2 + |V|^2) + BIAS_L2 * N/2 * |b|^2, N = total sample weight."""
+
+    def __init__(self, matrix, n_extra, free_w=True):
+        self.matrix, self.n_extra, self.free_w = matrix, n_extra, free_w
+        self.mask = {"none": np.zeros((10, 10)), "diag": np.eye(10), "full": np.ones((10, 10))}[matrix].astype(bool)
+        self.W = np.zeros((2, 10, 10))
+        self.V = np.zeros((10, n_extra))
+        self.b = np.zeros(10)
+        self.lam = None
+
+    def params(self):
+        return 2 * int(self.free_w) + 2 * int(self.mask.sum()) + 10 * self.n_extra + 10
+
+    def logits(self, X):
+        return (X[:, :10] @ self.W[0].T + X[:, 10:20] @ self.W[1].T
+                + X[:, 20:20 + self.n_extra] @ self.V.T + self.b)
+
+    def fit(self, X, truth, weight, lam, theta0=None):
+        weight = weight / weight.sum() * len(weight)
+        N = len(weight)
+        nw, nd, nv = 2 * int(self.free_w), int(self.mask.sum()), 10 * self.n_extra
+        Et, Ec, Xe = X[:, :10], X[:, 10:20], X[:, 20:20 + self.n_extra]
+
+        def unpack(theta):
+            w = theta[:nw] if self.free_w else np.zeros(2)
+            D = np.zeros((2, 10, 10))
+            D[0][self.mask] = theta[nw:nw + nd]
+            D[1][self.mask] = theta[nw + nd:nw + 2 * nd]
+            V = theta[nw + 2 * nd:nw + 2 * nd + nv].reshape(10, self.n_extra)
+            b = theta[nw + 2 * nd + nv:]
+            return w, D, V, b
+
+        def loss(theta):
+            w, D, V, b = unpack(theta)
+            W = D + w[:, None, None] * np.eye(10)[None]
+            z = Et @ W[0].T + Ec @ W[1].T + Xe @ V.T + b
+            z = z - z.max(axis=1, keepdims=True)
+            ez = np.exp(z)
+            lse = np.log(ez.sum(axis=1))
+            right = np.log((ez * truth).sum(axis=1))
+            p = ez / ez.sum(axis=1, keepdims=True)
+            q = ez * truth
+            q = q / q.sum(axis=1, keepdims=True)
+            gz = weight[:, None] * (p - q)
+            gW = np.stack([gz.T @ Et, gz.T @ Ec])
+            gV = gz.T @ Xe
+            gb = gz.sum(axis=0) + BIAS_L2 * N * b
+            val = (-(weight * (right - lse)).sum() + 0.5 * N * (lam * ((D ** 2).sum() + (V ** 2).sum())
+                                                                   + BIAS_L2 * (b ** 2).sum()))
+            gD = gW + lam * N * D
+            grad = np.concatenate([np.trace(gW, axis1=1, axis2=2) if self.free_w else [],
+                                   gD[0][self.mask], gD[1][self.mask], (gV + lam * N * V).ravel(), gb])
+            return val, grad
+
+        if theta0 is None:
+            d0 = np.zeros((2, 10, 10))
+            if not self.free_w:
+                d0[:, self.mask & np.eye(10, dtype=bool)] = 0.3
+            theta0 = np.concatenate([np.full(nw, 0.3), d0[0][self.mask], d0[1][self.mask], np.zeros(nv),
+                                     np.zeros(10)])
+        res = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 5000, "gtol": 1e-8})
+        w, D, V, b = unpack(res.x)
+        self.W = D + w[:, None, None] * np.eye(10)[None]
+        self.V, self.b, self.lam, self.theta = V, b, lam, res.x
+        return self
+
+
+def weighted_nll(z, truth, weight):
+    p = softmax(z)
+    return float(-(weight * np.log(np.maximum((p * truth).sum(axis=1), 1e-300))).sum() / weight.sum())
+
+
+def fit_linear(make, X, truth, sets, labels, inner_fold, lam_grid=LAMBDA_GRID):
+    """Choose lam by inner CV (lowest held-out balanced NLL), then fit on everything with it."""
+    weight = balanced_weight(sets, labels)
+    scores = []
+    for lam in lam_grid:
+        z = np.zeros((len(X), 10))
+        for j in sorted(set(inner_fold)):
+            m = inner_fold != j
+            g = make().fit(X[m], truth[m], balanced_weight(sets[m], labels[m]), lam)
+            z[~m] = g.logits(X[~m])
+        scores.append(weighted_nll(z, truth, weight))
+    lam = lam_grid[int(np.argmin(scores))]
+    model = make().fit(X, truth, weight, lam)
+    model.inner_nll = dict(zip(lam_grid, [round(s, 4) for s in scores]))
+    return model
+
+def round2_candidates():
+    """(name, vocabulary, model factory, lambda grid). Candidate 0 has no D or V, so no lambda."""
+    cands = [("MSD only: round 1's form (w+b, tags + ced)", "MSD only", lambda: Linear("none", 0), [0.0])]
+    for vocab in VOCABS:
+        cands += [
+            (f"{vocab}: per-genre weights (diagonal, L2 toward shared w)", vocab, lambda: Linear("diag", 0), LAMBDA_GRID),
+            (f"{vocab}: 10x10 matrices (L2 toward diagonal)", vocab, lambda: Linear("full", 0), LAMBDA_GRID),
+            (f"{vocab}: w+b + 6 extras", vocab, lambda: Linear("none", 6), LAMBDA_GRID),
+            (f"{vocab}: w+b + 12 extras", vocab, lambda: Linear("none", 12), LAMBDA_GRID),
+            (f"{vocab}: 10x10 matrices + 6 extras", vocab, lambda: Linear("full", 6), LAMBDA_GRID),
+            (f"{vocab}: multinomial LR, 32 log inputs (L2 toward 0)", vocab,
+             lambda: Linear("full", 12, free_w=False), LAMBDA_GRID),
+        ]
+    return cands
+
+
+def round2(X, tm, sets, labels, artists, ids, masks, dfold, gtzan_fold):
+    tr, va, dev = masks
+    dev_idx = np.flatnonzero(dev)
+
+    def inner_folds(m):
+        f = np.full(len(sets), -1)
+        f[tr] = [gtzan_fold[i] for i in ids[tr]]
+        f[dev & m] = artist_folds(artists[dev & m])
+        return f[m]
+
+    def fit_on(make, Xv, m, grid):
+        return fit_linear(make, Xv[m], tm[m], sets[m], labels[m], inner_folds(m), grid)
+
+    results, fitted = {}, {}
+    for name, vocab, make, grid in round2_candidates():
+        Xv = X[vocab]
+        m = tr | dev
+        f = fit_on(make, Xv, m, grid)
+        z_dev, lams = np.zeros((dev.sum(), 10)), []
+        for k in range(DEV_FOLDS):
+            held = dev_idx[dfold == k]
+            mk = m.copy()
+            mk[held] = False
+            g = fit_on(make, Xv, mk, grid)
+            z_dev[dfold == k] = g.logits(Xv[held])
+            lams.append(g.lam)
+        z_va = f.logits(Xv[va])
+        T = fit_temperature(z_dev, labels[dev])
+        r = {"params": f.params(), "tags": vocab, "fitted_on": "train+dev",
+             "lambda": f.lam, "lambda_per_outer_fold": lams, "inner_nll": {str(k): v for k, v in f.inner_nll.items()},
+             "gtzan_valid": summary(softmax(z_va), labels[va]),
+             "nongtzan_dev": summary(softmax(z_dev), labels[dev]),
+             "temperature": round(T, 4),
+             "reliability": {"gtzan_valid": reliability(softmax(z_va / T), labels[va]),
+                             "nongtzan_dev": reliability(softmax(z_dev / T), labels[dev])},
+             "weights_diagonal": {"tags": [round(float(x), 4) for x in np.diag(f.W[0])],
+                                  "ced": [round(float(x), 4) for x in np.diag(f.W[1])]}}
+        lenient = tm[dev].copy()
+        lenient[labels[dev] == "pop|rock", GENRES.index("metal")] = True
+        r["nongtzan_dev_metal_counts_for_pop_rock"] = round(float(lenient[np.arange(dev.sum()), z_dev.argmax(axis=1)].mean()), 4)
+        r["selection_score"] = round((r["gtzan_valid"]["accuracy"] + r["nongtzan_dev"]["accuracy"]) / 2, 4)
+        results[name] = r
+        fitted[name] = (f, z_va, z_dev, vocab, T)
+        hv, hd = r["reliability"]["gtzan_valid"]["confidence_ge_0.9"], r["reliability"]["nongtzan_dev"]["confidence_ge_0.9"]
+        print(f"R2 {name:62s} p {f.params():3d} lam {f.lam} {lams}  valid {r['gtzan_valid']['right']}/96 "
+              f"dev {r['nongtzan_dev']['right']}/130 score {r['selection_score']:.4f} T {T:.3f} "
+              f">=0.9 {hv['right']}/{hv['answered']} {hd['right']}/{hd['answered']}", flush=True)
+    return results, fitted
+
+
+def round2_select(results, r1):
+    """README.md's round-2 rule. Returns (winner or None, the rule's working)."""
+    def score(r):
+        return (r["gtzan_valid"]["right"] / r["gtzan_valid"]["clips"] + r["nongtzan_dev"]["right"] / r["nongtzan_dev"]["clips"]) / 2
+    n_dev = r1["nongtzan_dev"]["clips"]
+    base = score(r1)
+    work = {"round1_score": round(base, 4), "required": round(base + ROUND2_MARGIN / n_dev, 4), "candidates": {}}
+    eligible = []
+    for name, r in results.items():
+        hi = [r["reliability"][k]["confidence_ge_0.9"]["accuracy"] for k in ("gtzan_valid", "nongtzan_dev")]
+        why = []
+        if any(a is None or a < 0.9 for a in hi):
+            why.append("confidence >= 0.9 below 90% right")
+        if r["gtzan_valid"]["right"] < r1["gtzan_valid"]["right"] - ROUND2_MAX_DROP:
+            why.append("GTZAN valid more than one clip below round 1")
+        if r["nongtzan_dev"]["right"] < r1["nongtzan_dev"]["right"] - ROUND2_MAX_DROP:
+            why.append("dev more than one clip below round 1")
+        work["candidates"][name] = {"score": round(score(r), 4), "eligible": not why, "why_not": why}
+        if not why:
+            eligible.append(name)
+    if not eligible:
+        work["result"] = "no eligible round-2 candidate: round 1's recipe stays"
+        return None, work
+    best = max(score(results[n]) for n in eligible)
+    work["best_eligible_score"] = round(best, 4)
+    if best < base + ROUND2_MARGIN / n_dev - 1e-9:
+        work["result"] = "best eligible round-2 score is below the required margin: round 1's recipe stays"
+        return None, work
+    close = [n for n in eligible if score(results[n]) >= best - 0.5 / n_dev - 1e-9]
+    winner = min(close, key=lambda n: (results[n]["tags"] != "MSD only", results[n]["params"], -score(results[n])))
+    work["close_to_best"] = close
+    work["result"] = f"round 2 wins: {winner}"
+    return winner, work
+
+def weight_json(W):
+    """A source's 10x10 weights as the recipe writes them: a number (w I), a list (diagonal) or rows."""
+    off = W - np.diag(np.diag(W))
+    if not off.any():
+        d = np.diag(W)
+        if np.allclose(d, d[0], rtol=0, atol=0):
+            return round(float(d[0]), 6)
+        return [round(float(x), 6) for x in d]
+    return [[round(float(x), 6) for x in row] for row in W]
+
+
+def round2_recipe(recipe, model, vocab, X, data, sets, T, example_rows):
+    """Rewrites the recipe's fusion for a round-2 winner (matrices, extra inputs, MSD-only tags)."""
+    used = VOCABS[vocab]
+    recipe["sources"]["tags"]["map"] = {g: {voc: (list(v) if voc in used else []) for voc, v in m.items()}
+                                        for g, m in TAG_MAP.items()}
+    if used == ("msd",):
+        recipe["tag_vocabularies_used"] = ["msd"]
+        recipe["sources"]["tags"]["what"] = ("musicnn-genre-10 `msd_tags` only (clip means of the sigmoid tags, as "
+                                            "`genred classify` reports `tags`); the MTT tagger is not used")
+        recipe["sources"]["tags"]["per_genre"] = "max over the genre's mapped MSD tags; EPS if none mapped"
+    msd_labels = list(data["tags"]["msd"])
+    extras = []
+    for j, x in enumerate(EXTRA_INPUTS[:model.n_extra]):
+        extras.append({"source": x["source"], "label": x["label"],
+                       "index": x["index"] if x["source"] == "ced" else msd_labels.index(x["label"]),
+                       "weights": [round(float(v), 6) for v in model.V[:, j]]})
+    recipe["weights"] = {"head": 0.0, "tags": weight_json(model.W[0]), "ced": weight_json(model.W[1])}
+    recipe["extra_inputs"] = extras
+    recipe["biases"] = {g: round(float(x), 6) for g, x in zip(GENRES, model.b)}
+    recipe["sources_used"] = ["tags", "ced"]
+    recipe["fusion"] = ("z[g] = sum over sources s of sum over h of W[s][g][h] * e[s][h] + sum over extra inputs j of "
+                        "weights_j[g] * ln(max(x_j, eps)) + bias[g], where W[s] is weight[s] times the identity if "
+                        "weight[s] is a number, diag(weight[s]) if it is a list of 10, the 10x10 matrix itself if it "
+                        "is a list of 10 rows (row g = output genre, column h = the source's genre-aligned input h); "
+                        "x_j of an extra input: its clip score (ced: AudioSet class `index`, mean over 10 s windows; "
+                        "msd/mtt: the tag's clip mean over patches); p = softmax(z / temperature); genre = argmax p; "
+                        "confidence = max p")
+    recipe["fitted_on"]["weights_and_biases"] = (
+        "GTZAN train (223 clips) + nongtzan-dev (130 clips), class-balanced within each set, each set equal total "
+        f"weight, L2 {BIAS_L2} on the biases, L2 lambda {model.lam} (per unit of sample weight) on the matrices' "
+        "departure from the diagonal form and on the extra inputs' weights, lambda chosen by inner cross-validation "
+        "(GTZAN train's contiguous folds with the dev clips' artist-grouped folds)")
+    recipe["round"] = 2
+    # Worked examples: every input after the floor (extras in extra_inputs order), z before T, p.
+    ex = []
+    for k in example_rows:
+        xk = np.exp(X[k])
+        z = model.logits(X[k:k + 1])
+        ex.append({"clip": f"{sets[k]}/{data['id'][k]}",
+                   "x_after_eps": {"tags": [float(f"{v:.6g}") for v in xk[:10]],
+                                   "ced": [float(f"{v:.6g}") for v in xk[10:20]],
+                                   **({"extra_inputs": [float(f"{v:.6g}") for v in xk[20:20 + model.n_extra]]}
+                                      if model.n_extra else {})},
+                   "z_before_temperature": [round(float(v), 6) for v in z[0]],
+                   "p": [round(float(v), 6) for v in softmax(z / T)[0]]})
+    recipe["examples"] = ex
+
+# ----------------------------------------------------------------------------------------------
 # Figures
 
 def per_class(pred, labels, probs=None):
@@ -387,28 +681,86 @@ def fit_temperature(z, labels):
 
 # ----------------------------------------------------------------------------------------------
 
+def markdown_round2(study):
+    """Round 2's tables: candidates, per class, reliability (figures.md)."""
+    r2 = study["round2"]
+    rule = r2["rule"]
+    out = ["", "## Round 2 (added after round 1's results were seen; README.md \"Round 2\" has its rule)", "",
+           f"Rule's working: round 1's recipe scores {rule['round1_score']:.4f}; a round-2 candidate must be eligible and "
+           f"reach {rule['required']:.4f}. Result: **{rule['result']}**.", "",
+           "### Round-2 candidates (accuracy / balanced accuracy / NLL at T = 1; dev by artist-grouped 5-fold CV, "
+           "λ re-chosen by inner CV inside each outer fold)", "",
+           "| candidate | params | λ (full fit; outer folds) | GTZAN valid (96) | nongtzan-dev (130) | dev, metal also right for pop-or-rock "
+           "| T (dev CV) | conf ≥ 0.9 right: valid / dev | ECE valid / dev | score | eligible |",
+           "|---|---:|---|---|---|---:|---:|---|---|---:|---|"]
+    for n, r in r2["candidates"].items():
+        v, d = r["gtzan_valid"], r["nongtzan_dev"]
+        mark = "**" if n == study["chosen"] else ""
+        hv, hd = (r["reliability"][k]["confidence_ge_0.9"] for k in ("gtzan_valid", "nongtzan_dev"))
+        w = rule["candidates"][n]
+        lam = "—" if r["lambda"] == 0 else f"{r['lambda']:g}; " + ", ".join(f"{x:g}" for x in r["lambda_per_outer_fold"])
+        out.append(f"| {mark}{n}{mark} | {r['params']} | {lam} | {v['accuracy']:.3f} / {v['balanced_accuracy']:.3f} / "
+                   f"{v['nll']:.3f} ({v['right']}) | {d['accuracy']:.3f} / {d['balanced_accuracy']:.3f} / {d['nll']:.3f} "
+                   f"({d['right']}) | {r['nongtzan_dev_metal_counts_for_pop_rock']:.3f} | {r['temperature']:.3f} | "
+                   f"{hv['right']}/{hv['answered']} / {hd['right']}/{hd['answered']} | "
+                   f"{r['reliability']['gtzan_valid']['ece']:.3f} / {r['reliability']['nongtzan_dev']['ece']:.3f} | "
+                   f"{w['score']:.4f} | {'yes' if w['eligible'] else 'no: ' + '; '.join(w['why_not'])} |")
+    for key, title in (("gtzan_valid", "GTZAN valid"), ("nongtzan_dev", "nongtzan-dev (CV)")):
+        first = next(iter(r2["candidates"].values()))[key]["per_class"]
+        classes = list(first)
+        r1 = study["candidates"][study["chosen_round1"]][key]
+        out += ["", f"### Round 2 per class, {title}: right per class (clips in the header)", "",
+                "| candidate | " + " | ".join(f"{c} ({first[c]['clips']})" for c in classes) + " | all |",
+                "|---|" + "---:|" * (len(classes) + 1)]
+        rows = [("round 1's recipe: " + study["chosen_round1"], r1)] + [(n, r[key]) for n, r in r2["candidates"].items()]
+        for n, s in rows:
+            mark = "**" if n == study["chosen"] else ""
+            out.append(f"| {mark}{n}{mark} | " + " | ".join(str(s["per_class"][c]["right"]) for c in classes)
+                       + f" | {s['right']} |")
+        out += ["", f"Answers of the chosen candidate, {title}: " + "; ".join(
+            f"{c}: " + ", ".join(f"{g} {k}" for g, k in r2["candidates"].get(study["chosen"], {key: first})[key]
+                                 ["per_class"][c]["predicted"].items()) for c in classes)
+            if study["chosen"] in r2["candidates"] else ""]
+    for key, title in (("gtzan_valid", "GTZAN valid"), ("nongtzan_dev", "nongtzan-dev CV")):
+        bins = [b["bin"] for b in next(iter(r2["candidates"].values()))["reliability"][key]["bins"]]
+        out += ["", f"### Round 2 reliability, {title} (each candidate's own T from its dev CV logits): "
+                "clips: mean confidence → accuracy", "",
+                "| candidate | " + " | ".join(bins) + " | ECE |", "|---|" + "---|" * (len(bins) + 1)]
+        for n, r in r2["candidates"].items():
+            rel = r["reliability"][key]
+            cells = [f"{b['clips']}: {b['mean_confidence']:.2f} → {b['accuracy']:.2f}" if b["clips"] else "0"
+                     for b in rel["bins"]]
+            mark = "**" if n == study["chosen"] else ""
+            out.append(f"| {mark}{n}{mark} | " + " | ".join(cells) + f" | {rel['ece']:.3f} |")
+    return out
+
+
 def markdown(study, recipe):
     """The figures as Markdown tables (figures.md; README.md quotes them)."""
     out = ["<!-- generated by study.py from the cached scores; do not edit -->", ""]
-    out += ["### Candidates (accuracy / balanced accuracy / NLL; dev by artist-grouped 5-fold CV)", "",
+    out += ["## Round 1", "", "### Candidates (accuracy / balanced accuracy / NLL; dev by artist-grouped 5-fold CV)", "",
             "| candidate | params | fitted on | GTZAN valid (96) | nongtzan-dev (130) | dev, metal also right for pop-or-rock | score |",
             "|---|---:|---|---|---|---:|---:|"]
     for n, r in study["candidates"].items():
         v, d = r["gtzan_valid"], r["nongtzan_dev"]
-        mark = "**" if n == study["chosen"] else ""
+        mark = "**" if n == study["chosen_round1"] else ""
         out.append(f"| {mark}{n}{mark} | {r['params']} | {r['fitted_on']} | {v['accuracy']:.3f} / "
                    f"{v['balanced_accuracy']:.3f} / {v['nll']:.3f} | {d['accuracy']:.3f} / {d['balanced_accuracy']:.3f}"
                    f" / {d['nll']:.3f} | {r['nongtzan_dev_metal_counts_for_pop_rock']:.3f} | {r['selection_score']:.4f} |")
     base = ["head alone (argmax)", "tags alone (argmax)", "ced alone (argmax)"]
+    out += markdown_round2(study)
+    out += ["", f"## The chosen recipe: {study['chosen']}"]
     for key, title in (("gtzan_valid", "GTZAN valid"), ("nongtzan_dev", "nongtzan-dev (CV)")):
         out += ["", f"### Per class, {title}: right/clips (the chosen fusion's most frequent answers)", "",
-                "| class | head | tags | ced | **fusion (T applied)** | fusion's answers |", "|---|---:|---:|---:|---:|---|"]
+                "| class | head | tags | ced | round 1's recipe | **chosen (T applied)** | its answers |",
+                "|---|---:|---:|---:|---:|---:|---|"]
         fin = study["final"]["gtzan_valid" if key == "gtzan_valid" else "nongtzan_dev_cv"]
         for cl, v in fin["per_class"].items():
-            cells = [f"{study['candidates'][b][key]['per_class'][cl]['right']}/{v['clips']}" for b in base]
+            cells = [f"{study['candidates'][b][key]['per_class'][cl]['right']}/{v['clips']}"
+                     for b in base + [study["chosen_round1"]]]
             ans = ", ".join(f"{g} {k}" for g, k in v["predicted"].items())
             out.append(f"| {cl} | {' | '.join(cells)} | **{v['right']}/{v['clips']}** | {ans} |")
-        tot = [f"{study['candidates'][b][key]['accuracy']:.3f}" for b in base]
+        tot = [f"{study['candidates'][b][key]['accuracy']:.3f}" for b in base + [study["chosen_round1"]]]
         out.append(f"| all | {' | '.join(tot)} | **{fin['accuracy']:.3f}** ({fin['right']}/{fin['clips']}) | |")
     for key, title in (("gtzan_valid", "GTZAN valid (T not fitted here)"),
                        ("nongtzan_dev", "nongtzan-dev CV predictions (T fitted on these)"),
@@ -460,7 +812,7 @@ def main():
 
     data = load(args.cache, args.ced)
     sets, labels, artists = data["set"].astype(str), data["label"].astype(str), data["artist"].astype(str)
-    head_oof, head_check, _ = head_out_of_fold(data, args.cache)
+    head_oof, head_check, gtzan_fold = head_out_of_fold(data, args.cache)
     print(f"head refit on all 319 GTZAN clips vs the shipped head's outputs: max |dp| = {head_check:.2e}")
     e = evidence(data, head_oof)
     e_shipped = evidence(data, data["head_shipped"])
@@ -536,6 +888,19 @@ def main():
     chosen = min(close, key=lambda n: (results[n]["params"], -results[n]["selection_score"]))
     f, z_va, z_dev = fitted[chosen]
     print(f"chosen: {chosen}")
+    chosen_round1 = chosen
+
+    # Round 2 (README.md "Round 2"): added after round 1's results were seen, with its own rule, written
+    # down before it was fitted. Round 1's candidates, table and choice above are unchanged.
+    X2 = {v: inputs2(data, VOCABS[v]) for v in VOCABS}
+    results2, fitted2 = round2(X2, tm, sets, labels, artists, data["id"].astype(str), (tr, va, dev), dfold,
+                               {str(i): k for i, k in gtzan_fold.items()})
+    winner, rule2 = round2_select(results2, results[chosen])
+    print(rule2["result"])
+    model2 = None
+    if winner is not None:
+        chosen = winner
+        model2, z_va, z_dev, vocab2, _ = fitted2[winner]
 
     # Temperature on held-out predictions: dev's artist-grouped CV logits (GTZAN valid is never used for it).
     T = fit_temperature(z_dev, labels[dev])
@@ -551,7 +916,8 @@ def main():
         p_dev_nested[dfold == k] = softmax(z_dev[dfold == k] / t_k)
     rel["nongtzan_dev_nested_T"] = reliability(p_dev_nested, labels[dev])
     # On GTZAN valid with the shipped head (in-sample for the head: what genred would say on these clips).
-    rel["gtzan_valid_shipped_head"] = reliability(softmax(f.logits(e_shipped[va]) / T), labels[va])
+    rel["gtzan_valid_shipped_head"] = reliability(softmax((f.logits(e_shipped[va]) if model2 is None else z_va) / T),
+                                                  labels[va])
 
     above = rel["nongtzan_dev"]["answered_above"]
     ok_t = [t for t in MIN_CONF_GRID if above[f"{t:.2f}"]["accuracy"] is not None
@@ -618,7 +984,7 @@ def main():
                          "mapped_styles_agreeing": round(agree / total, 4) if total else None}
         style_tab.append(row)
 
-    chosen_r = results[chosen]
+    chosen_r = results[chosen] if model2 is None else results2[chosen]
     final_valid = summary(p_va, labels[va])
     final_dev = summary(p_dev, labels[dev])
     recipe = {
@@ -681,6 +1047,9 @@ def main():
                                    if f.wg is not None or f.w[j] != 0},
                    "p": [round(float(v), 6) for v in softmax(z)[0]]})
     recipe["examples"] = ex
+    if model2 is not None:
+        round2_recipe(recipe, model2, vocab2, X2[vocab2], data, sets, T, [int(np.flatnonzero(va)[0]),
+                      int(np.flatnonzero(dev)[0]), int(np.flatnonzero(dev)[-1])])
     # Style threshold suggestion: the lowest tau whose mapped styles agree with the label >= 0.8 on both sets.
     for row in style_tab:
         a, b = row["gtzan"]["mapped_styles_agreeing"], row["nongtzan_dev"]["mapped_styles_agreeing"]
@@ -690,7 +1059,9 @@ def main():
     (HERE / "fusion.json").write_text(json.dumps(recipe, indent=1, ensure_ascii=False) + "\n")
     study = {
         "head_refit_check_max_abs_diff": head_check,
-        "candidates": results, "chosen": chosen,
+        "candidates": results, "chosen_round1": chosen_round1,
+        "round2": {"candidates": results2, "rule": rule2, "extra_inputs": EXTRA_INPUTS, "lambda_grid": LAMBDA_GRID},
+        "chosen": chosen,
         "temperature": T, "temperature_if_fitted_on_gtzan_valid": T_valid_only,
         "final": {"gtzan_valid": final_valid, "nongtzan_dev_cv": final_dev},
         "reliability": rel, "min_confidence": min_conf,

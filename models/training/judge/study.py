@@ -13,6 +13,8 @@ Sources, per clip, ten genre-aligned numbers each (GENRES order), turned into lo
   ced   per genre, the largest CED-Tiny AudioSet probability mapped to it (CED_MAP, the CED study's
         primary map; clip score = mean over 10 s windows, models/training/ced/study.py).
 Fusion: z[g] = sum_s w[s] * e[s][g] + b[g]; p = softmax(z / T); genre = argmax; confidence = max p.
+Round 2 (added after round 1's results were seen; README.md "Round 2"): 10x10 matrices per source, extra
+named inputs, multinomial LR and MSD-only tags, lambda by inner CV; its own rule may replace round 1's recipe.
 
 The head's problem: models/musicnn-genre-10.onnx was refitted on all 319 GTZAN clips (train + valid), so
 its outputs on GTZAN are in-sample and far more confident than on other music. For fitting and judging

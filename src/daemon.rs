@@ -263,11 +263,14 @@ impl Services {
             sink: 0,
         };
 
+        let mut sink = Sink::new(results, file_actions(folder));
         if let Some(drop_folders) = drop_folders {
             let workers = config.workers.resolved_count();
             let (jobs, worker_jobs) = crossbeam_channel::bounded(workers);
+            let (revisits, revisited) = crossbeam_channel::unbounded();
+            sink = sink.with_revisits(revisits);
             let settings = folder_settings(config, &results_path);
-            let watcher = FolderWatcher::start(drop_folders, settings, seen, jobs)
+            let watcher = FolderWatcher::start(drop_folders, settings, seen, jobs, revisited)
                 .map_err(DaemonError::Folder)?;
             let folders: Vec<_> = watcher
                 .roots()
@@ -314,7 +317,6 @@ impl Services {
             })?;
         }
         drop(messages);
-        let mut sink = Sink::new(results, file_actions(folder));
         if let Some((hub, view)) = live_view {
             sink = sink.with_subscriber(hub);
             let shutdown = shutdown_signal.clone();

@@ -101,6 +101,99 @@ fn a_file_overwritten_while_being_classified_is_filed_as_its_new_version() {
     );
 }
 
+#[test]
+fn a_file_whose_ctime_alone_changed_while_being_classified_is_classified_once_more() {
+    let home = Home::new();
+    home.write_config("[folder]\npaths = [\"drop\"]\naction = \"move\"\ntarget = \"sorted\"\n");
+    let mut daemon = home.start(&[]);
+    let file = home.path("drop/song.wav");
+    let audio = long_wav(CLASSICAL[0], 12);
+    fs::write(&file, &audio).unwrap();
+    let pid = daemon.child.id();
+    wait_until("the daemon opens the file", RESULT_DEADLINE, || {
+        holds_open(pid, &file)
+    });
+    // Same content, size and mtime: only the ctime moves.
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+
+    let records = daemon.wait_for_records(1);
+    thread::sleep(Duration::from_millis(500));
+    let log = daemon.log();
+    daemon.stop();
+    assert_eq!(home.results().len(), 1, "{:#?}", home.results());
+    assert_eq!(
+        str_field(&records[0], "genre"),
+        "classical",
+        "{}",
+        records[0]
+    );
+    let moved_to = PathBuf::from(str_field(&records[0], "moved_to"));
+    assert_eq!(moved_to, home.path("sorted/classical/song.wav"));
+    assert_eq!(fs::read(&moved_to).unwrap(), audio);
+    assert!(
+        log.contains("changed since it was analysed"),
+        "the first result was refused, then the file taken again:\n{log}"
+    );
+}
+
+/// Sets the soft limit on open files of the running process `pid` (util-linux's prlimit).
+fn limit_open_files(pid: u32, soft: usize) {
+    let set = Command::new("prlimit")
+        .arg(format!("--pid={pid}"))
+        .arg(format!("--nofile={soft}:"))
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run prlimit(1) (util-linux): {err}"));
+    assert!(
+        set.status.success(),
+        "prlimit: {}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+}
+
+#[test]
+fn a_file_met_with_no_free_descriptor_is_tried_again_not_left_over() {
+    let home = Home::new();
+    home.write_config("[folder]\npaths = [\"drop\"]\naction = \"move\"\ntarget = \"sorted\"\n");
+    let mut daemon = home.start(&[]);
+    let pid = daemon.child.id();
+    // A limit at its lowest free descriptor number: every descriptor it may have is in
+    // use, so the next open fails with EMFILE.
+    let open: std::collections::BTreeSet<usize> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|fd| fd.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let lowest_free = (0..).find(|fd| !open.contains(fd)).unwrap_or_default();
+    limit_open_files(pid, lowest_free);
+    let file = home.path("drop/song.wav");
+    fs::write(&file, fixture(CLASSICAL[0])).unwrap();
+    wait_until("the open fails", RESULT_DEADLINE, || {
+        daemon.log().contains("Too many open files")
+    });
+    thread::sleep(Duration::from_secs(3));
+    assert!(home.results().is_empty(), "{:#?}", home.results());
+    assert_eq!(
+        fs::read(&file).unwrap(),
+        fixture(CLASSICAL[0]),
+        "left in place"
+    );
+
+    limit_open_files(pid, 4096);
+    let records = daemon.wait_for_records(1);
+    let log = daemon.log();
+    daemon.stop();
+    assert_eq!(
+        str_field(&records[0], "genre"),
+        "classical",
+        "{}",
+        records[0]
+    );
+    assert_eq!(
+        PathBuf::from(str_field(&records[0], "moved_to")),
+        home.path("sorted/classical/song.wav")
+    );
+    assert!(log.contains("tried again once it has settled"), "{log}");
+}
+
 /// A tmpfs mounted for the life of a test. Mounting needs root (CAP_SYS_ADMIN), as CI
 /// runs the tests: where it is refused the test fails, saying so, rather than passing
 /// untested.

@@ -60,6 +60,20 @@ impl AnalysisError {
     }
 }
 
+impl AnalysisError {
+    /// True for a fault of the moment rather than of the file or of genred: out of file
+    /// descriptors or memory. The same file is worth trying again a little later.
+    pub fn is_transient(&self) -> bool {
+        /// ENOMEM, ENFILE, EMFILE (Linux).
+        const TRANSIENT_ERRNOS: [i32; 3] = [12, 23, 24];
+        matches!(
+            self,
+            AnalysisError::Audio(AudioError::Io { cause })
+                if cause.raw_os_error().is_some_and(|errno| TRANSIENT_ERRNOS.contains(&errno))
+        )
+    }
+}
+
 impl From<WindowError> for AnalysisError {
     /// The engine's reason why a window, and so its file, got no verdict.
     fn from(error: WindowError) -> Self {

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 use tracing::{debug, error, info, warn};
 
 use crate::analysis::AnalysisError;
@@ -117,9 +117,11 @@ struct Pending {
 enum Written {
     /// Recorded; the staged action is to be committed.
     Recorded(Option<Staged>),
-    /// For a version of the file that is no longer there: nothing recorded
-    /// or done (the folder source takes the new version on its own).
+    /// For a file that is no longer there: nothing recorded or done.
     Stale,
+    /// Nothing recorded or done now: a version that changed while it was analysed, or met a
+    /// passing fault, goes back to the folder source to be looked at again.
+    Revisit,
 }
 
 /// When the results file is next tried while records wait for it.
@@ -147,6 +149,9 @@ pub struct Sink {
     retry: Option<Retry>,
     /// Who learns of each record as it is written (the live view, when `[web]` is on).
     subscriber: Option<Arc<dyn RecordSubscriber>>,
+    /// Where versions of files that got no record go back to, to be looked at again (the
+    /// folder source): one that changed while it was analysed, or met a passing fault.
+    revisits: Option<Sender<FileJob>>,
 }
 
 impl Sink {
@@ -157,6 +162,16 @@ impl Sink {
             waiting: VecDeque::new(),
             retry: None,
             subscriber: None,
+            revisits: None,
+        }
+    }
+
+    /// Hands the versions of files that got no record back to `revisits` (see
+    /// [`Sink::revisits`]).
+    pub fn with_revisits(self, revisits: Sender<FileJob>) -> Self {
+        Self {
+            revisits: Some(revisits),
+            ..self
         }
     }
 
@@ -224,6 +239,7 @@ impl Sink {
             match self.write(&pending) {
                 Ok(Written::Recorded(staged)) => staged.into_iter().for_each(commit),
                 Ok(Written::Stale) => {}
+                Ok(Written::Revisit) => self.revisit(&pending.message),
                 Err(err @ ResultsError::Encode { .. }) => {
                     error!("{err}; the result is dropped, its file left where it is");
                 }
@@ -236,6 +252,14 @@ impl Sink {
         }
         if self.retry.take().is_some() {
             info!("the results file takes records again; the waiting results are recorded");
+        }
+    }
+
+    /// Hands the file of a result that got no record back to the folder source.
+    fn revisit(&self, message: &SinkMessage) {
+        if let (Some(revisits), SinkMessage::File { job, .. }) = (&self.revisits, message) {
+            // The folder source is gone only while shutting down; the next start looks again.
+            let _ = revisits.send(job.clone());
         }
     }
 
@@ -300,6 +324,10 @@ impl Sink {
                 outcome: Err(failure),
             } => {
                 let path = display_path(&job.path);
+                if failure.error.is_transient() {
+                    warn!(%path, "not classified yet: {failure}; tried again once it has settled");
+                    return None;
+                }
                 if !failure.error.is_bad_input() {
                     warn!(%path, "not classified: {failure}; left where it is, tried again at the next start");
                     return None;
@@ -339,6 +367,12 @@ impl Sink {
                     self.publish(kind, line);
                     Written::Recorded(None)
                 });
+            }
+            SinkMessage::File {
+                outcome: Err(failure),
+                ..
+            } if failure.error.is_transient() => {
+                return Ok(Written::Revisit);
             }
             SinkMessage::File { job, outcome } => (job, outcome),
         };
@@ -416,7 +450,12 @@ impl Sink {
 
 fn stale(err: &ActionError) -> Written {
     info!("{err}");
-    Written::Stale
+    match err {
+        // A version seen again only by its ctime (a chmod, a tag editor restoring the mtime)
+        // looks like the one analysed to the folder source, which would not take it again.
+        ActionError::Changed { .. } => Written::Revisit,
+        _ => Written::Stale,
+    }
 }
 
 /// Performs a staged action once its record is written.

@@ -77,16 +77,20 @@ pub struct FolderWatcher {
     tracker: SettleTracker,
     seen: SeenFiles,
     queue: JobQueue,
+    /// Versions the sink recorded nothing for, to be looked at again.
+    revisits: Receiver<FileJob>,
 }
 
 impl FolderWatcher {
     /// Starts watching the (locked) drop folders; from here on no arrival is
-    /// missed. `seen` holds the files that already have a result.
+    /// missed. `seen` holds the files that already have a result; `revisits` brings back
+    /// versions handed to `jobs` that got none.
     pub fn start(
         folders: DropFolders,
         settings: FolderSettings,
         seen: SeenFiles,
         jobs: Sender<FileJob>,
+        revisits: Receiver<FileJob>,
     ) -> Result<Self, FolderError> {
         let (event_sender, events) = crossbeam_channel::unbounded();
         let handler = move |event| {
@@ -141,6 +145,7 @@ impl FolderWatcher {
             tracker: SettleTracker::new(settings.settle, CLOSE_EVENTS),
             seen,
             queue: JobQueue::new(jobs),
+            revisits,
         })
     }
 
@@ -188,6 +193,11 @@ impl FolderWatcher {
                     Ok(Err(err)) => warn!("drop-folder watch: {err}"),
                     Err(_) => return,
                 },
+                recv(self.revisits) -> job => match job {
+                    Ok(job) => self.revisit(job),
+                    // The sink has stopped: nothing more comes back.
+                    Err(_) => self.revisits = crossbeam_channel::never(),
+                },
                 default(timeout) => next_poll = Instant::now(),
             }
         }
@@ -204,6 +214,18 @@ impl FolderWatcher {
             self.queue.push(job);
         }
         self.queue.feed();
+    }
+
+    /// A version that got no record is no longer seen, and the file is taken again once it
+    /// has settled: as it is then, so a version that changed only in its ctime is classified.
+    /// It is noted as just closed (a settle period, then taken), so that a reader opening it
+    /// meanwhile is not mistaken for a writer.
+    fn revisit(&mut self, job: FileJob) {
+        if self.seen.get(&job.path) == Some(&RecordedVersion::from(&job.identity)) {
+            self.seen.remove(&job.path);
+        }
+        debug!(path = %display_path(&job.path), "got no record; looked at again");
+        self.tracker.note(job.path, Signal::Closed, Instant::now());
     }
 
     fn handle(&mut self, event: Event) {

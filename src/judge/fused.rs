@@ -4,8 +4,8 @@
 //! gives the fit and the figures).
 //!
 //! ```text
-//! e[s][g] = ln(max(x[s][g], eps))      x: head probability; max mapped tag; max mapped AudioSet class
-//! z[g]    = Σ_s w[s][g] · e[s][g] + b[g]
+//! e[s][h] = ln(max(x[s][h], eps))      x: head probability; max mapped tag; max mapped AudioSet class
+//! z[g]    = Σ_s Σ_h W[s][g][h] · e[s][h] + b[g]     W[s]: w·I, diag(w) or a full matrix
 //! p       = softmax(z / T)             genre = argmax p, "unknown" when max p < min_confidence
 //! ```
 
@@ -224,10 +224,12 @@ impl Fusion {
         ]
     }
 
-    /// softmax(z / T) of z[g] = Σ_s w[s][g] · ln(max(x[s][g], eps)) + b[g].
-    fn calibrated(&self, [head, tags, ced]: &[Vec<f32>; 3]) -> Vec<f32> {
+    /// softmax(z / T) of z[g] = Σ_s Σ_h W[s][g][h] · ln(max(x[s][h], eps)) + b[g].
+    fn calibrated(&self, evidence: &[Vec<f32>; 3]) -> Vec<f32> {
         let recipe = &self.recipe;
-        let log = |x: f32| x.max(recipe.eps).ln();
+        let [head, tags, ced] = evidence
+            .each_ref()
+            .map(|x| x.iter().map(|x| x.max(recipe.eps).ln()).collect::<Vec<_>>());
         let w = &recipe.weights;
         let logits: Vec<f32> = recipe
             .genres
@@ -235,10 +237,8 @@ impl Fusion {
             .enumerate()
             .map(|(g, name)| {
                 let bias = recipe.biases.get(name).copied().unwrap_or(0.0);
-                let z = w.head.of(g) * log(head[g])
-                    + w.tags.of(g) * log(tags[g])
-                    + w.ced.of(g) * log(ced[g])
-                    + bias;
+                let z =
+                    w.head.weigh(g, &head) + w.tags.weigh(g, &tags) + w.ced.weigh(g, &ced) + bias;
                 z / recipe.temperature
             })
             .collect();

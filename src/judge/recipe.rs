@@ -49,19 +49,40 @@ pub struct Models {
     pub hearing: ModelRef,
 }
 
-/// A source's weight: one for every genre, or one per genre.
+/// A source's weights: one for every genre, one per genre, or a matrix that lets each
+/// genre's logit draw on every genre's evidence (row: the genre judged, column: the genre
+/// the evidence speaks for).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum Weight {
     Shared(f32),
     PerGenre(Vec<f32>),
+    Matrix(Vec<Vec<f32>>),
 }
 
 impl Weight {
-    pub fn of(&self, genre: usize) -> f32 {
+    /// This source's part of `genre`'s logit, Σ_h W[genre][h] · `logs`[h], from its
+    /// log-scores per genre (`W` = w·I for a shared weight, diag(w) for one per genre).
+    pub fn weigh(&self, genre: usize, logs: &[f32]) -> f32 {
+        let own = logs.get(genre).copied().unwrap_or(0.0);
         match self {
-            Weight::Shared(weight) => *weight,
-            Weight::PerGenre(weights) => weights.get(genre).copied().unwrap_or(0.0),
+            Weight::Shared(weight) => weight * own,
+            Weight::PerGenre(weights) => weights.get(genre).copied().unwrap_or(0.0) * own,
+            Weight::Matrix(rows) => rows.get(genre).map_or(0.0, |row| {
+                row.iter().zip(logs).map(|(weight, log)| weight * log).sum()
+            }),
+        }
+    }
+
+    /// Why these weights do not fit `genres` genres, if they do not.
+    fn misfit(&self, genres: usize) -> Option<String> {
+        match self {
+            Weight::Shared(_) => None,
+            Weight::PerGenre(weights) => (weights.len() != genres)
+                .then(|| format!("{} weights for {genres} genres", weights.len())),
+            Weight::Matrix(rows) => (rows.len() != genres
+                || rows.iter().any(|row| row.len() != genres))
+            .then(|| format!("a weight matrix that is not {genres} x {genres}")),
         }
     }
 }
@@ -131,6 +152,10 @@ pub struct Recipe {
     pub min_confidence: f32,
     pub content_gate: ContentGate,
     pub styles: Styles,
+    /// Single AudioSet classes or tags as inputs of their own; the study may write them,
+    /// this genred reads none (a recipe that has any is refused at load).
+    #[serde(default)]
+    pub extra_inputs: Vec<serde::de::IgnoredAny>,
 }
 
 /// The style threshold when the recipe suggests none.
@@ -159,6 +184,22 @@ impl Recipe {
                 "temperature {} is not a positive number",
                 recipe.temperature
             )));
+        }
+        let weights = &recipe.weights;
+        let sources = [
+            ("head", &weights.head),
+            ("tags", &weights.tags),
+            ("ced", &weights.ced),
+        ];
+        for (source, weight) in sources {
+            if let Some(misfit) = weight.misfit(recipe.genres.len()) {
+                return Err(malformed(format!("weights.{source}: {misfit}")));
+            }
+        }
+        if !recipe.extra_inputs.is_empty() {
+            return Err(malformed(
+                "extra_inputs: this genred reads the genre-aligned scores only".to_owned(),
+            ));
         }
         if let Some(genre) = recipe
             .genres

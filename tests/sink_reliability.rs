@@ -136,6 +136,41 @@ fn a_file_whose_ctime_alone_changed_while_being_classified_is_classified_once_mo
     );
 }
 
+#[test]
+fn a_rotated_results_file_does_not_make_the_daemon_classify_or_copy_again() {
+    let home = Home::new();
+    home.write_config("[folder]\npaths = [\"drop\"]\naction = \"copy\"\ntarget = \"sorted\"\n");
+    let mut daemon = home.start(&[]);
+    fs::write(home.path("drop/song.wav"), fixture(CLASSICAL[0])).unwrap();
+    daemon.wait_for_records(1);
+
+    // logrotate's recipe: move the file away, then SIGHUP; and a truncation in place.
+    fs::rename(home.path("results.jsonl"), home.path("results.jsonl.1")).unwrap();
+    daemon.signal("HUP");
+    daemon.expect_notify("READY=1", RESULT_DEADLINE);
+    fs::write(home.path("drop/second.wav"), fixture(CLASSICAL[1])).unwrap();
+    let records = daemon.wait_for_records(1);
+    fs::write(home.path("results.jsonl"), b"").unwrap();
+    daemon.signal("HUP");
+    daemon.expect_notify("READY=1", RESULT_DEADLINE);
+    // Time for a file classified again to show.
+    thread::sleep(Duration::from_secs(4));
+    let log = daemon.log();
+    daemon.stop();
+    assert_eq!(
+        str_field(&records[0], "path"),
+        home.path("drop/second.wav").to_str().unwrap(),
+        "only the new file after the rotation: {records:#?}"
+    );
+    assert!(home.results().is_empty(), "{:#?}", home.results());
+    assert_eq!(
+        files_under(&home.path("sorted")),
+        ["classical/second.wav".into(), "classical/song.wav".into()].into(),
+        "no duplicate copies"
+    );
+    assert!(log.contains("known_files=2"), "{log}");
+}
+
 /// Sets the soft limit on open files of the running process `pid` (util-linux's prlimit).
 fn limit_open_files(pid: u32, soft: usize) {
     let set = Command::new("prlimit")

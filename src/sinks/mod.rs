@@ -36,7 +36,7 @@ use crate::record::{
     self, display_path, Content, FileJob, FileReport, MicVerdict, WithPath, UNKNOWN_GENRE,
 };
 use actions::{check_unchanged, genre_folder, ActionError, Placement, Staged};
-use records::{ActionRecord, FileFailureRecord, FileResultRecord, FILE_SOURCE};
+use records::{ActionRecord, FileFailureRecord, FileResultRecord, IndexEntry, FILE_SOURCE};
 use results::{format_mtime, ResultsError, ResultsFile};
 
 /// The first delay before writing the results file again after a failure.
@@ -410,28 +410,46 @@ impl Sink {
             }
         };
         let (time, path_bytes) = (record::now_rfc3339(), record::path_bytes(&job.path));
+        let mtime = format_mtime(job.identity.modified);
+        let entry = |error: Option<String>, provenance| IndexEntry {
+            source: FILE_SOURCE,
+            path: &job.path,
+            path_bytes: path_bytes.clone(),
+            size: job.identity.size,
+            mtime: mtime.clone(),
+            error,
+            provenance,
+        };
         let appended = match outcome {
-            Ok(report) => self.results.append(&FileResultRecord {
-                time,
-                source: FILE_SOURCE,
-                report,
-                path_bytes,
-                size: job.identity.size,
-                mtime: format_mtime(job.identity.modified),
-                action,
-            }),
-            Err(failure) => {
-                let final_failure = failure.error.is_bad_input();
-                self.results.append(&FileFailureRecord {
+            Ok(report) => self.results.append_file(
+                &FileResultRecord {
                     time,
                     source: FILE_SOURCE,
-                    path: &job.path,
-                    path_bytes,
-                    error: failure.to_string(),
-                    size: final_failure.then_some(job.identity.size),
-                    mtime: format_mtime(job.identity.modified).filter(|_| final_failure),
+                    report,
+                    path_bytes: path_bytes.clone(),
+                    size: job.identity.size,
+                    mtime: mtime.clone(),
                     action,
-                })
+                },
+                Some(&entry(None, Some(&report.provenance))),
+            ),
+            Err(failure) => {
+                // Only a fault of the file's own is final; anything else is tried again.
+                let final_failure = failure.error.is_bad_input();
+                let error = failure.to_string();
+                self.results.append_file(
+                    &FileFailureRecord {
+                        time,
+                        source: FILE_SOURCE,
+                        path: &job.path,
+                        path_bytes: path_bytes.clone(),
+                        error: error.clone(),
+                        size: final_failure.then_some(job.identity.size),
+                        mtime: mtime.clone().filter(|_| final_failure),
+                        action,
+                    },
+                    final_failure.then(|| entry(Some(error), None)).as_ref(),
+                )
             }
         };
         appended.map(|line| {

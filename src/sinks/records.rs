@@ -64,6 +64,23 @@ pub(super) struct FileFailureRecord<'a> {
     pub(super) action: ActionRecord,
 }
 
+/// A file's line in the index beside the results file: what a restart reads of its record
+/// ([`IndexedRecord`]), for a verdict (with its provenance) or a fault of the file's own.
+#[derive(Serialize)]
+pub(super) struct IndexEntry<'a> {
+    pub(super) source: &'static str,
+    #[serde(serialize_with = "record::serialize_path_lossy")]
+    pub(super) path: &'a Path,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) path_bytes: Option<String>,
+    pub(super) size: u64,
+    pub(super) mtime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) error: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub(super) provenance: Option<&'a Provenance>,
+}
+
 /// The `source` of every microphone record.
 pub const MIC_SOURCE: &str = "mic";
 

@@ -8,9 +8,10 @@
 //! analysis rules ([`Provenance`]): a file whose last verdict came from another
 //! model (or the same name with other bytes) is classified again. A file's own
 //! fault (broken, silent, too short) stays recorded whatever the model.
-//! genred only ever appends to it; after a failed append (a full disk) the
-//! next record starts on a line of its own. Where it is, is the `[results]`
-//! section ([`ResultsConfig`]).
+//! genred only ever appends to it, whole lines: an append cut short (a full
+//! disk) is rolled back. Beside it, an index of the same file records keeps
+//! what a restart needs when the results file is rotated ([`ResultsFile`]).
+//! Where it is, is the `[results]` section ([`ResultsConfig`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -67,19 +68,100 @@ pub enum ResultsError {
     },
 }
 
-/// The open results file.
+/// The open results file, and beside it the index of what has been done.
+///
+/// The index (`.<name>.index` in the results file's folder) holds one short line per file
+/// record with what a restart needs of it (path, size, mtime, provenance or the file's
+/// fault). The results file may be rotated or truncated (logrotate); the index is not
+/// touched by that, so what was classified is not classified (or copied) again. At open
+/// both are read, the index first: records the two share decide the same way twice.
 #[derive(Debug)]
 pub struct ResultsFile {
+    results: JsonLines,
+    index: JsonLines,
+}
+
+impl ResultsFile {
+    /// Opens (or creates) the results file and its index for appending, with the files
+    /// that already have results under the `running` provenance.
+    pub fn open(path: &Path, running: &Provenance) -> Result<(Self, SeenFiles), ResultsError> {
+        let mut seen = Seen::default();
+        let index = JsonLines::open(&index_path(path), |file, path| {
+            seen.read(file, path, running)
+        })?;
+        let results = JsonLines::open(path, |file, path| seen.read(file, path, running))?;
+        seen.log_stale(path, running);
+        Ok((Self { results, index }, seen.files))
+    }
+
+    /// Appends one record as one line with a single write, and returns the
+    /// record's JSON as written (without the newline), for the live view.
+    /// A failed append leaves no part of the line ([`JsonLines::append_line`]).
+    pub fn append(&mut self, record: &impl Serialize) -> Result<Arc<str>, ResultsError> {
+        self.results.append(record)
+    }
+
+    /// Appends a file's record, then its `entry` in the index (where a restart looks). The
+    /// record is what counts: an index that fails is logged, and costs only a second
+    /// classification of the file should the results file be rotated.
+    pub fn append_file(
+        &mut self,
+        record: &impl Serialize,
+        entry: Option<&impl Serialize>,
+    ) -> Result<Arc<str>, ResultsError> {
+        let line = self.results.append(record)?;
+        if let Some(Err(err)) = entry.map(|entry| self.index.append(entry)) {
+            warn!("{err}; the record itself is written");
+        }
+        Ok(line)
+    }
+
+    /// A results file that writes to `file` as it is, without reading it or keeping an
+    /// index: for tests that need a file whose writes fail (`/dev/full`).
+    #[cfg(test)]
+    pub(crate) fn writing_to(path: &Path, file: File) -> Self {
+        let lines = |file| JsonLines {
+            path: path.to_owned(),
+            file,
+            torn: false,
+        };
+        let index = file.try_clone().unwrap_or_else(|err| panic!("{err}"));
+        Self {
+            results: lines(file),
+            index: lines(index),
+        }
+    }
+
+    /// Makes everything appended durable (at shutdown).
+    pub fn sync(&self) -> Result<(), ResultsError> {
+        self.index.sync().and(self.results.sync())
+    }
+}
+
+/// The index beside the results file at `results`: `.<name>.index`, hidden, so that a
+/// rotation pattern on the results file's name leaves it alone.
+pub fn index_path(results: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(results.file_name().unwrap_or(results.as_os_str()));
+    name.push(".index");
+    results.with_file_name(name)
+}
+
+/// A JSON Lines file genred appends to.
+#[derive(Debug)]
+struct JsonLines {
     path: PathBuf,
     file: File,
     /// An append failed and could not be rolled back: the file may end inside a line.
     torn: bool,
 }
 
-impl ResultsFile {
-    /// Opens (or creates) the results file for appending, with the index of
-    /// the files it already has results for under the `running` provenance.
-    pub fn open(path: &Path, running: &Provenance) -> Result<(Self, SeenFiles), ResultsError> {
+impl JsonLines {
+    /// Opens (or creates) the file at `path` for appending, after `read` has read it.
+    fn open(
+        path: &Path,
+        read: impl FnOnce(&File, &Path) -> io::Result<()>,
+    ) -> Result<Self, ResultsError> {
         let error = |cause| ResultsError::Open {
             path: path.to_owned(),
             cause,
@@ -96,23 +178,19 @@ impl ResultsFile {
             .create(true)
             .open(path)
             .map_err(error)?;
-        let seen = read_index(&file, path, running).map_err(error)?;
+        read(&file, path).map_err(error)?;
         if ends_inside_a_line(&mut file).map_err(error)? {
             // A crash cut the last record short: start ours on a fresh line.
             file.write_all(b"\n").map_err(error)?;
         }
-        let results = Self {
+        Ok(Self {
             path: path.to_owned(),
             file,
             torn: false,
-        };
-        Ok((results, seen))
+        })
     }
 
-    /// Appends one record as one line with a single write, and returns the
-    /// record's JSON as written (without the newline), for the live view.
-    /// A failed append leaves no part of the line ([`Self::append_line`]).
-    pub fn append(&mut self, record: &impl Serialize) -> Result<Arc<str>, ResultsError> {
+    fn append(&mut self, record: &impl Serialize) -> Result<Arc<str>, ResultsError> {
         let json = serde_json::to_string(record).map_err(|cause| ResultsError::Encode {
             path: self.path.clone(),
             cause,
@@ -145,19 +223,7 @@ impl ResultsFile {
         written
     }
 
-    /// A results file that writes to `file` as it is, without reading it:
-    /// for tests that need a file whose writes fail (`/dev/full`).
-    #[cfg(test)]
-    pub(crate) fn writing_to(path: &Path, file: File) -> Self {
-        Self {
-            path: path.to_owned(),
-            file,
-            torn: false,
-        }
-    }
-
-    /// Makes everything appended durable (at shutdown).
-    pub fn sync(&self) -> Result<(), ResultsError> {
+    fn sync(&self) -> Result<(), ResultsError> {
         self.file.sync_data().map_err(|cause| ResultsError::Append {
             path: self.path.clone(),
             cause,
@@ -173,57 +239,69 @@ pub fn format_mtime(modified: Option<SystemTime>) -> Option<String> {
         .map(|time| humantime::format_rfc3339_nanos(time).to_string())
 }
 
-/// The files whose latest record holds under `running` (see [`IndexedRecord::holds_under`]).
-fn read_index(file: &File, path: &Path, running: &Provenance) -> io::Result<SeenFiles> {
-    let mut seen = SeenFiles::new();
-    let mut stale = std::collections::HashSet::new();
-    // Split as bytes: a line cut short by a crash may end inside a character.
-    for (number, line) in BufReader::new(file).split(b'\n').enumerate() {
-        let line = line?;
-        if line.trim_ascii().is_empty() {
-            continue;
-        }
-        let record: IndexedRecord = match serde_json::from_slice(&line) {
-            Ok(record) => record,
-            Err(err) => {
-                warn!(
-                    "{}:{}: not a results record, ignored: {err}",
-                    display_path(path),
-                    number + 1
-                );
+/// The files whose latest record holds under `running` (see [`IndexedRecord::holds_under`]),
+/// read from the index and the results file in turn.
+#[derive(Default)]
+struct Seen {
+    files: SeenFiles,
+    /// Files whose latest record was reached by another model or analysis.
+    stale: std::collections::HashSet<PathBuf>,
+}
+
+impl Seen {
+    fn read(&mut self, file: &File, path: &Path, running: &Provenance) -> io::Result<()> {
+        // Split as bytes: a line cut short by a crash may end inside a character.
+        for (number, line) in BufReader::new(file).split(b'\n').enumerate() {
+            let line = line?;
+            if line.trim_ascii().is_empty() {
                 continue;
             }
-        };
-        let (Some(file_path), Some(size)) = (record.exact_path(), record.size) else {
-            continue;
-        };
-        if record.source != FILE_SOURCE {
-            continue;
+            let record: IndexedRecord = match serde_json::from_slice(&line) {
+                Ok(record) => record,
+                Err(err) => {
+                    warn!(
+                        "{}:{}: not a results record, ignored: {err}",
+                        display_path(path),
+                        number + 1
+                    );
+                    continue;
+                }
+            };
+            let (Some(file_path), Some(size)) = (record.exact_path(), record.size) else {
+                continue;
+            };
+            if record.source != FILE_SOURCE {
+                continue;
+            }
+            // The latest record of a path decides.
+            if !record.holds_under(running) {
+                self.files.remove(&file_path);
+                self.stale.insert(file_path);
+                continue;
+            }
+            self.stale.remove(&file_path);
+            let modified = record
+                .mtime
+                .as_deref()
+                .and_then(|text| humantime::parse_rfc3339(text).ok());
+            self.files
+                .insert(file_path, RecordedVersion { size, modified });
         }
-        // The latest record of a path decides.
-        if !record.holds_under(running) {
-            seen.remove(&file_path);
-            stale.insert(file_path);
-            continue;
+        Ok(())
+    }
+
+    fn log_stale(&self, path: &Path, running: &Provenance) {
+        if !self.stale.is_empty() {
+            info!(
+                "{}: {} files were last classified by another model or analysis; they are \
+                 classified again with {} ({}) when found",
+                display_path(path),
+                self.stale.len(),
+                running.model,
+                &running.model_sha256[..running.model_sha256.len().min(12)]
+            );
         }
-        stale.remove(&file_path);
-        let modified = record
-            .mtime
-            .as_deref()
-            .and_then(|text| humantime::parse_rfc3339(text).ok());
-        seen.insert(file_path, RecordedVersion { size, modified });
     }
-    if !stale.is_empty() {
-        info!(
-            "{}: {} files were last classified by another model or analysis; they are classified \
-             again with {} ({}) when found",
-            display_path(path),
-            stale.len(),
-            running.model,
-            &running.model_sha256[..running.model_sha256.len().min(12)]
-        );
-    }
-    Ok(seen)
 }
 
 fn ends_inside_a_line(file: &mut File) -> io::Result<bool> {
@@ -390,6 +468,36 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_index_keeps_what_was_done_when_the_results_file_is_rotated_or_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let running = provenance("genre-2");
+        let (mut results, _) = ResultsFile::open(&path, &running).unwrap();
+        let record = |path, size| Record {
+            source: "file",
+            path,
+            size: Some(size),
+            mtime: None,
+            provenance: Some(running.clone()),
+        };
+        results
+            .append_file(&record("/m/a.wav", 1), Some(&record("/m/a.wav", 1)))
+            .unwrap();
+        // Recorded, but no index entry (a failure that is not the file's own).
+        results
+            .append_file(&record("/m/b.wav", 2), None::<&Record>)
+            .unwrap();
+        drop(results);
+        fs::rename(&path, dir.path().join("results.jsonl.1")).unwrap();
+        let (_, seen) = ResultsFile::open(&path, &running).unwrap();
+        assert_eq!(seen.keys().collect::<Vec<_>>(), [Path::new("/m/a.wav")]);
+        fs::write(&path, b"").unwrap();
+        let (_, seen) = ResultsFile::open(&path, &running).unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(index_path(&path), dir.path().join(".results.jsonl.index"));
+    }
+
+    #[test]
     fn after_a_failed_append_the_next_record_starts_on_a_fresh_line() {
         let full = File::options().append(true).open("/dev/full").unwrap();
         let mut results = ResultsFile::writing_to(Path::new("/dev/full"), full);
@@ -409,8 +517,8 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.jsonl");
         let (mut results, _) = ResultsFile::open(&path, &provenance("genre-2")).unwrap();
-        results.file.write_all(b"{\"source\":\"fi").unwrap();
-        results.torn = true;
+        results.results.file.write_all(b"{\"source\":\"fi").unwrap();
+        results.results.torn = true;
         results.append(&record).unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert_eq!(

@@ -565,6 +565,15 @@ fn audio_paths_are_recognised_by_extension_in_any_case() {
         "f.au",
         "g.snd",
         "dir/h.WAV",
+        "i.m4a",
+        "j.aac",
+        "k.AIFF",
+        "l.aif",
+        "m.aifc",
+        "n.caf",
+        "o.opus",
+        "p.wv",
+        "q.wma",
     ] {
         assert!(audio::is_audio_path(Path::new(name)), "{name}");
     }

@@ -1,14 +1,17 @@
-//! The formats symphonia reads (WAV, FLAC, MP3, Ogg Vorbis): the container, its audio
-//! track's decoder, and the length the track states.
+//! The formats symphonia reads (WAV, AIFF, CAF, FLAC, MP3, ADTS AAC, MP4/M4A with AAC or ALAC,
+//! Ogg with Vorbis or Opus): the container, its audio track's decoder, and the length the track
+//! states.
 
 use std::io;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use symphonia::core::codecs::audio::well_known::{
     CODEC_ID_AAC, CODEC_ID_AC3, CODEC_ID_ALAC, CODEC_ID_DCA, CODEC_ID_EAC3, CODEC_ID_MP1,
     CODEC_ID_MP2, CODEC_ID_MP3, CODEC_ID_OPUS, CODEC_ID_SPEEX, CODEC_ID_WAVPACK, CODEC_ID_WMA,
 };
-use symphonia::core::codecs::audio::{AudioCodecId, AudioDecoder};
+use symphonia::core::codecs::audio::{AudioCodecId, AudioCodecParameters, AudioDecoder};
+use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
@@ -16,6 +19,15 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use super::error::{AudioError, Position};
+
+/// symphonia's decoders and libopus's: symphonia has no Opus decoder of its own, and Opus in
+/// Ogg is what many libraries (and every browser recording) hold.
+static CODECS: LazyLock<CodecRegistry> = LazyLock::new(|| {
+    let mut codecs = CodecRegistry::new();
+    symphonia::default::register_enabled_codecs(&mut codecs);
+    codecs.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
+    codecs
+});
 
 /// A file symphonia reads: its container, the audio track's decoder, and what the track
 /// states about its length.
@@ -56,8 +68,8 @@ impl<'s> SymphoniaStream<'s> {
         let declared_frames = track
             .num_frames
             .filter(|_| !mpeg_audio || track.delay.is_some());
-        let decoder = symphonia::default::get_codecs()
-            .make_audio_decoder(params, &Default::default())
+        let decoder = CODECS
+            .make_audio_decoder(&decoder_params(params), &Default::default())
             .map_err(|_| AudioError::UnsupportedCodec {
                 codec: codec_name(params.codec),
             })?;
@@ -121,8 +133,20 @@ impl<'s> SymphoniaStream<'s> {
     }
 }
 
-/// A name for a codec that the containers genred opens may hold but symphonia's default build
-/// does not decode.
+/// The parameters the track's decoder is made with. For Opus, without the OpusHead header:
+/// symphonia's Ogg reader already trims the pre-skip it states from the first packets, and
+/// the libopus adapter, given the header, would trim it a second time, leaving the stream
+/// short of its stated length by the pre-skip (a cut file, by this module's rule).
+fn decoder_params(params: &AudioCodecParameters) -> AudioCodecParameters {
+    let mut params = params.clone();
+    if params.codec == CODEC_ID_OPUS {
+        params.extra_data = None;
+    }
+    params
+}
+
+/// A name for a codec that the containers genred opens may hold but it does not decode (or not
+/// in every profile: symphonia's AAC decoder is AAC-LC only).
 fn codec_name(codec: AudioCodecId) -> String {
     let known = [
         (CODEC_ID_OPUS, "Opus"),

@@ -30,6 +30,7 @@ mod error;
 mod load;
 pub mod resample;
 mod symphonia_stream;
+mod tags;
 pub mod wav;
 
 use std::path::Path;

@@ -19,6 +19,7 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use super::error::{AudioError, Position};
+use super::tags::Untagged;
 
 /// symphonia's decoders and libopus's: symphonia has no Opus decoder of its own, and Opus in
 /// Ogg is what many libraries (and every browser recording) hold.
@@ -166,12 +167,13 @@ fn codec_name(codec: AudioCodecId) -> String {
 }
 
 /// Identifies the container by its content (the extension is only a hint) and reads its
-/// headers.
+/// headers, with its tags hidden ([`Untagged`]).
 fn open_container<'s>(
     source: Box<dyn MediaSource + 's>,
     path: &Path,
 ) -> Result<Box<dyn FormatReader + 's>, AudioError> {
-    let stream = MediaSourceStream::new(source, Default::default());
+    let source = Untagged::new(source).map_err(|cause| AudioError::Io { cause })?;
+    let stream = MediaSourceStream::new(Box::new(source), Default::default());
     let mut hint = Hint::new();
     if let Some(extension) = path.extension().and_then(|extension| extension.to_str()) {
         hint.with_extension(extension);

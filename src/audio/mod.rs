@@ -46,8 +46,8 @@ pub use resample::{resample, ResampleError, StreamResampler};
 /// WavPack and WMA are listed though genred cannot decode them: a music library holds them,
 /// and a file is never skipped in silence, so each gets a record saying it is not supported.
 pub const AUDIO_EXTENSIONS: &[&str] = &[
-    "wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "au", "snd", "aif", "aiff", "aifc",
-    "caf", "aac", "m4a", "mp4", "wv", "wma",
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "au", "snd", "aif", "aiff", "aifc", "caf",
+    "aac", "m4a", "mp4", "wv", "wma",
 ];
 
 /// Whether `path` has one of the [`AUDIO_EXTENSIONS`], in any letter case.

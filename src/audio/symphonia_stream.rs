@@ -10,7 +10,7 @@ use symphonia::core::codecs::audio::well_known::{
     CODEC_ID_AAC, CODEC_ID_AC3, CODEC_ID_ALAC, CODEC_ID_DCA, CODEC_ID_EAC3, CODEC_ID_MP1,
     CODEC_ID_MP2, CODEC_ID_MP3, CODEC_ID_OPUS, CODEC_ID_SPEEX, CODEC_ID_WAVPACK, CODEC_ID_WMA,
 };
-use symphonia::core::codecs::audio::{AudioCodecId, AudioCodecParameters, AudioDecoder};
+use symphonia::core::codecs::audio::{AudioCodecId, AudioDecoder};
 use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
@@ -66,11 +66,19 @@ impl<'s> SymphoniaStream<'s> {
         // own size, which a cut shrinks along with the audio, so the estimate is no stated
         // length.
         let mpeg_audio = [CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3].contains(&params.codec);
+        // Ogg Opus states its length as the last granule position, which counts the pre-skip
+        // (the track's delay) that the decoder drops from the first packet.
+        let pre_skip = if params.codec == CODEC_ID_OPUS {
+            track.delay.map_or(0, u64::from)
+        } else {
+            0
+        };
         let declared_frames = track
             .num_frames
-            .filter(|_| !mpeg_audio || track.delay.is_some());
+            .filter(|_| !mpeg_audio || track.delay.is_some())
+            .map(|frames| frames.saturating_sub(pre_skip));
         let decoder = CODECS
-            .make_audio_decoder(&decoder_params(params), &Default::default())
+            .make_audio_decoder(params, &Default::default())
             .map_err(|_| AudioError::UnsupportedCodec {
                 codec: codec_name(params.codec),
             })?;
@@ -132,18 +140,6 @@ impl<'s> SymphoniaStream<'s> {
             return Ok(Some(buffer.spec().rate()));
         }
     }
-}
-
-/// The parameters the track's decoder is made with. For Opus, without the OpusHead header:
-/// symphonia's Ogg reader already trims the pre-skip it states from the first packets, and
-/// the libopus adapter, given the header, would trim it a second time, leaving the stream
-/// short of its stated length by the pre-skip (a cut file, by this module's rule).
-fn decoder_params(params: &AudioCodecParameters) -> AudioCodecParameters {
-    let mut params = params.clone();
-    if params.codec == CODEC_ID_OPUS {
-        params.extra_data = None;
-    }
-    params
 }
 
 /// A name for a codec that the containers genred opens may hold but it does not decode (or not

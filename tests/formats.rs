@@ -4,7 +4,7 @@
 //! classified with `genred classify --json`. A format genred decodes must be heard as its WAV
 //! is; one it cannot (WMA, WavPack) is refused by name. Tags of hostile sizes (a 250 MB ID3v2
 //! frame or cover, a 250 MB APEv2 cover at an MP3's end, FLAC with 10 × 16 MB pictures, a
-//! 250 MB ID3 chunk in AIFF, all sparse files) must leave peak memory where a plain file's is,
+//! 250 MB ID3 chunk in AIFF, a 250 MB cover in M4A, all sparse files) must leave peak memory where a plain file's is,
 //! by GNU time's maximum resident set size, and the file heard as without them.
 
 mod common;
@@ -389,6 +389,52 @@ fn id3_chunk_aiff(path: &Path, aiff: &[u8], declared: u64) {
     file.set_len(aiff.len() as u64 + 8 + chunk).unwrap();
 }
 
+/// `m4a` (whose `moov` atom comes last, as ffmpeg writes it) with a `udta` atom appended to its
+/// `moov`, holding an iTunes-style cover (`meta`/`ilst`/`covr`/`data`) of `declared` bytes, left
+/// sparse.
+fn covr_m4a(path: &Path, m4a: &[u8], declared: u64) {
+    let size_at = |at: usize| u64::from(u32::from_be_bytes(m4a[at..at + 4].try_into().unwrap()));
+    let mut moov = 0;
+    while &m4a[moov + 4..moov + 8] != b"moov" {
+        moov += usize::try_from(size_at(moov)).unwrap();
+    }
+    assert_eq!(
+        moov as u64 + size_at(moov),
+        m4a.len() as u64,
+        "moov comes last"
+    );
+    let box_header = |size: u64, kind: &[u8; 4]| {
+        let mut header = u32::try_from(size).unwrap().to_be_bytes().to_vec();
+        header.extend(kind);
+        header
+    };
+    let mut handler = box_header(33, b"hdlr");
+    handler.extend([0; 8]); // version, flags, pre-defined
+    handler.extend(b"mdirappl");
+    handler.extend([0; 9]); // reserved, an empty name
+    let data = 16 + declared;
+    let covr = 8 + data;
+    let ilst = 8 + covr;
+    let meta = 12 + handler.len() as u64 + ilst;
+    let udta = 8 + meta;
+    let mut tail = box_header(udta, b"udta");
+    tail.extend(box_header(meta, b"meta"));
+    tail.extend([0; 4]); // version, flags
+    tail.extend(handler);
+    tail.extend(box_header(ilst, b"ilst"));
+    tail.extend(box_header(covr, b"covr"));
+    tail.extend(box_header(data, b"data"));
+    tail.extend(13u32.to_be_bytes()); // JPEG
+    tail.extend(0u32.to_be_bytes()); // locale
+    let mut file = fs::File::create(path).unwrap();
+    file.write_all(&m4a[..moov]).unwrap();
+    file.write_all(&u32::try_from(size_at(moov) + udta).unwrap().to_be_bytes())
+        .unwrap();
+    file.write_all(&m4a[moov + 4..]).unwrap();
+    file.write_all(&tail).unwrap();
+    file.set_len(m4a.len() as u64 + udta).unwrap();
+}
+
 #[test]
 fn hostile_tags_leave_peak_memory_flat_and_the_file_classified() {
     let dir = tempfile::tempdir().unwrap();
@@ -411,10 +457,15 @@ fn hostile_tags_leave_peak_memory_flat_and_the_file_classified() {
     let aiff = fs::read(fixtures().join("clip.aiff")).unwrap();
     id3_chunk_aiff(&aiff_tag, &aiff, HUGE_TAG_BYTES);
 
+    let covr = dir.path().join("covr.m4a");
+    let m4a = fs::read(fixtures().join("aac.m4a")).unwrap();
+    covr_m4a(&covr, &m4a, HUGE_TAG_BYTES);
+
     for (plain, hostile) in [
         (fixtures().join("clip.mp3"), vec![txxx, apic, ape]),
         (fixtures().join("clip.flac"), vec![pictures]),
         (fixtures().join("clip.aiff"), vec![aiff_tag]),
+        (fixtures().join("aac.m4a"), vec![covr]),
     ] {
         let (output, plain_peak) = classify_measured(&plain);
         let expected = probabilities_in(&output, &plain);

@@ -9,8 +9,9 @@
 //!   are skipped by their declared size;
 //! - APEv2 and ID3v2 tags at the end of a stream of frames (MP3, ADTS, FLAC), which
 //!   symphonia's probe looks for, are cut off by the size their footers declare;
-//! - FLAC metadata blocks other than STREAMINFO are shown as PADDING, and AIFF and WAV chunks
-//!   other than the audio's as `JUNK`, which symphonia passes over without reading.
+//! - FLAC metadata blocks other than STREAMINFO are shown as PADDING, AIFF and WAV chunks other
+//!   than the audio's as `JUNK`, and an MP4 file's `udta` and `meta` atoms (its tags and cover
+//!   art) as `free`, which symphonia passes over without reading.
 //!
 //! Tags are found by their headers alone, so hiding them takes a few bytes of memory per block
 //! whatever they declare.
@@ -38,6 +39,8 @@ const FLAC_PADDING: u8 = 1;
 const AIFF_AUDIO_CHUNKS: &[&[u8; 4]] = &[b"COMM", b"SSND", b"FVER"];
 const WAVE_AUDIO_CHUNKS: &[&[u8; 4]] = &[b"fmt ", b"data", b"fact", b"ds64"];
 const JUNK: &[u8; 4] = b"JUNK";
+/// The MP4 atom type symphonia skips, as it skips `JUNK` chunks.
+const FREE: &[u8; 4] = b"free";
 /// Metadata blocks or chunks looked at: far more than any writer puts in a file, and few
 /// enough that their patches take no memory worth counting. Those past these are left to
 /// symphonia as they are.
@@ -62,17 +65,21 @@ impl<'s> Untagged<'s> {
     /// The view of `inner` (read from its start), positioned at its start.
     pub(super) fn new(mut inner: Box<dyn MediaSource + 's>) -> io::Result<Self> {
         let start = past_id3v2_tags(&mut inner)?;
-        let mut magic = [0; 4];
+        let mut head = [0; 8];
         inner.seek(SeekFrom::Start(start))?;
-        read_up_to(&mut inner, &mut magic)?;
+        read_up_to(&mut inner, &mut head)?;
+        let [magic @ .., _, _, _, _] = head;
+        let mp4 = head[4..] == *b"ftyp";
         let patches = match &magic {
             b"fLaC" => flac_padding_patches(&mut inner, start + 4)?,
             b"FORM" => junk_chunk_patches(&mut inner, start, Endian::Big)?,
             b"RIFF" => junk_chunk_patches(&mut inner, start, Endian::Little)?,
+            _ if mp4 => free_atom_patches(&mut inner, start)?,
             _ => Vec::new(),
         };
-        // Only a stream of frames may end in tags: a chunked container states its own size.
-        let framed = !matches!(&magic, b"FORM" | b"RIFF" | b"RF64" | b"caff" | b"OggS")
+        // Only a stream of frames may end in tags: a container states its own size.
+        let framed = !mp4
+            && !matches!(&magic, b"FORM" | b"RIFF" | b"RF64" | b"caff" | b"OggS")
             && inner.is_seekable();
         let end = match inner.byte_len() {
             Some(length) if framed => Some(before_trailing_tags(&mut inner, start, length)?),
@@ -184,6 +191,54 @@ fn junk_chunk_patches(
         at += 8 + u64::from(size) + u64::from(size % 2);
     }
     Ok(patches)
+}
+
+/// For an MP4 file at `start`: the bytes that rename the `udta` and `meta` atoms of its `moov`
+/// atom (where iTunes-style tags and cover art live, in `ilst`) to `free`.
+fn free_atom_patches(source: &mut (impl Read + Seek), start: u64) -> io::Result<Vec<(u64, u8)>> {
+    let mut patches = Vec::new();
+    let mut at = start;
+    for _ in 0..MAX_BLOCKS {
+        let Some((kind, header, size)) = atom_at(source, at)? else {
+            break;
+        };
+        if kind == *b"moov" {
+            let end = at + size;
+            let mut child = at + header;
+            for _ in 0..MAX_BLOCKS {
+                let Some((kind, _, size)) = atom_at(source, child)? else {
+                    break;
+                };
+                if child + size > end {
+                    break;
+                }
+                if kind == *b"udta" || kind == *b"meta" {
+                    // The type follows the 4-byte size.
+                    patches.extend((child + 4..).zip(FREE.iter().copied()));
+                }
+                child += size;
+            }
+            break;
+        }
+        at += size;
+    }
+    Ok(patches)
+}
+
+/// The MP4 atom at `at`: its type, header length and whole size, if it has a size of its own
+/// (an atom that runs to the end of the file, or is too small to be one, ends the walk).
+fn atom_at(source: &mut (impl Read + Seek), at: u64) -> io::Result<Option<([u8; 4], u64, u64)>> {
+    let Some([s0, s1, s2, s3, kind @ ..]) = read_at::<8>(source, at)? else {
+        return Ok(None);
+    };
+    let (header, size) = match u32::from_be_bytes([s0, s1, s2, s3]) {
+        1 => match read_at::<8>(source, at + 8)? {
+            Some(large) => (16, u64::from_be_bytes(large)),
+            None => return Ok(None),
+        },
+        size => (8, u64::from(size)),
+    };
+    Ok((size >= header).then_some((kind, header, size)))
 }
 
 /// Where the audio of a stream of frames `length` bytes long ends: before the APEv2 and ID3v2

@@ -4,8 +4,9 @@
 //! classified with `genred classify --json`. A format genred decodes must be heard as its WAV
 //! is; one it cannot (WMA, WavPack) is refused by name. Tags of hostile sizes (a 250 MB ID3v2
 //! frame or cover, a 250 MB APEv2 cover at an MP3's end, FLAC with 10 × 16 MB pictures, a
-//! 250 MB ID3 chunk in AIFF, a 250 MB cover in M4A, all sparse files) must leave peak memory where a plain file's is,
-//! by GNU time's maximum resident set size, and the file heard as without them.
+//! 250 MB ID3 chunk in AIFF, a 250 MB cover in M4A, all sparse files) must leave peak memory
+//! where a plain file's is, by GNU time's maximum resident set size, and the file heard as
+//! without them.
 
 mod common;
 

@@ -78,9 +78,7 @@ impl<'s> Untagged<'s> {
             _ => Vec::new(),
         };
         // Only a stream of frames may end in tags: a container states its own size.
-        let framed = !mp4
-            && !matches!(&magic, b"FORM" | b"RIFF" | b"RF64" | b"caff" | b"OggS")
-            && inner.is_seekable();
+        let framed = !mp4 && !matches!(&magic, b"FORM" | b"RIFF" | b"RF64" | b"caff" | b"OggS");
         let end = match inner.byte_len() {
             Some(length) if framed => Some(before_trailing_tags(&mut inner, start, length)?),
             length => length,
@@ -100,7 +98,10 @@ impl<'s> Untagged<'s> {
 /// in a row; each is skipped by the size its header states, without reading it.
 fn past_id3v2_tags(source: &mut (impl Read + Seek)) -> io::Result<u64> {
     let mut at = 0;
-    while let Some(header) = read_at::<10>(source, at)? {
+    for _ in 0..MAX_BLOCKS {
+        let Some(header) = read_at::<10>(source, at)? else {
+            break;
+        };
         let Some(size) = id3v2_size(&header, *b"ID3") else {
             break;
         };
@@ -249,21 +250,20 @@ fn before_trailing_tags(
     length: u64,
 ) -> io::Result<u64> {
     let mut end = length;
-    loop {
-        let tags = trailing_tag_bytes(source, start, end)?.or(
-            // An ID3v1 tag alone is 128 bytes symphonia may read; behind one, a tag may hide.
-            match end.checked_sub(ID3V1_BYTES).filter(|&at| at >= start) {
-                Some(at) if read_at::<3>(source, at)? == Some(*b"TAG") => {
-                    trailing_tag_bytes(source, start, at)?.map(|bytes| bytes + ID3V1_BYTES)
-                }
-                _ => None,
-            },
-        );
+    for _ in 0..MAX_BLOCKS {
+        let mut tags = trailing_tag_bytes(source, start, end)?;
+        // An ID3v1 tag alone is 128 bytes symphonia may read; behind one, a tag may hide.
+        if let Some(at) = end.checked_sub(ID3V1_BYTES).filter(|&at| at >= start) {
+            if tags.is_none() && read_at::<3>(source, at)? == Some(*b"TAG") {
+                tags = trailing_tag_bytes(source, start, at)?.map(|bytes| bytes + ID3V1_BYTES);
+            }
+        }
         match tags {
-            Some(bytes) if bytes > 0 => end = end.saturating_sub(bytes).max(start),
-            _ => return Ok(end),
+            Some(bytes) => end = end.saturating_sub(bytes).max(start),
+            None => break,
         }
     }
+    Ok(end)
 }
 
 /// The size of the APEv2 or ID3v2 tag that ends at `end`, by its footer, if one does.

@@ -21,8 +21,7 @@ use symphonia::core::meta::MetadataOptions;
 use super::error::{AudioError, Position};
 use super::tags::Untagged;
 
-/// symphonia's decoders and libopus's: symphonia has no Opus decoder of its own, and Opus in
-/// Ogg is what many libraries (and every browser recording) hold.
+/// symphonia's decoders, and libopus for Opus, which symphonia has no decoder of its own for.
 static CODECS: LazyLock<CodecRegistry> = LazyLock::new(|| {
     let mut codecs = CodecRegistry::new();
     symphonia::default::register_enabled_codecs(&mut codecs);

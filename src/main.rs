@@ -8,10 +8,10 @@ use clap::{Parser, Subcommand};
 
 /// genred listens to music and says its genre.
 ///
-/// It classifies audio files (WAV, FLAC, MP3, OGG Vorbis, AU) with an ONNX
-/// model (by default the musicnn tagger with a ten-genre head; the seed's
-/// models on the 28 librosa features of the GTZAN "musicfeatures" dataset stay
-/// available), either once (`classify`) or continuously as a daemon (`run`)
+/// It classifies audio files (WAV, AIFF, CAF, FLAC, MP3, AAC, M4A, Ogg Vorbis,
+/// Opus, AU) with an ONNX model (by default the musicnn tagger with a ten-genre
+/// head; the seed's models on the 28 librosa features of the GTZAN
+/// "musicfeatures" dataset stay available), either once (`classify`) or continuously as a daemon (`run`)
 /// that watches drop folders and listens to a microphone.
 #[derive(Debug, Parser)]
 #[command(name = "genred", version, propagate_version = true)]

@@ -14,6 +14,25 @@ use crate::record::WithPath;
 /// Frames an AU file is read in at a time (symphonia's formats come a packet at a time).
 const AU_BLOCK_FRAMES: usize = 4096;
 
+/// How much of a file's start is read to tell its format: the longest magic below.
+const MAGIC_BYTES: usize = 16;
+
+/// Formats a music library holds that genred has no decoder for, by the magic their files
+/// start with. They are told apart before symphonia probes, which scans ahead for any header
+/// it knows: a WavPack file made by `wavpack` carries the source WAV's RIFF header a few dozen
+/// bytes in, and was reported as a corrupt WAV.
+const REFUSED_FORMATS: &[(&[u8], &str)] = &[
+    (b"wvpk", "WavPack"),
+    // The ASF header object's GUID: Windows Media Audio's container.
+    (
+        &[
+            0x30, 0x26, 0xB2, 0x75, 0x8E, 0x66, 0xCF, 0x11, 0xA6, 0xD9, 0x00, 0xAA, 0x00, 0x62,
+            0xCE, 0x6C,
+        ],
+        "Windows Media Audio (ASF)",
+    ),
+];
+
 /// How much of a file a [`Decoder`] hands out, in seconds of audio.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct DecodeLimits {
@@ -123,16 +142,19 @@ impl<'s> Decoder<'s> {
         limits: DecodeLimits,
     ) -> Result<Self, AudioError> {
         let io_error = |cause| AudioError::Io { cause };
-        let mut magic = Vec::with_capacity(au::MAGIC.len());
+        let mut magic = Vec::with_capacity(MAGIC_BYTES);
         (&mut source)
-            .take(au::MAGIC.len() as u64)
+            .take(MAGIC_BYTES as u64)
             .read_to_end(&mut magic)
             .map_err(io_error)?;
         if magic.is_empty() {
             return Err(AudioError::EmptyFile);
         }
+        if let Some(format) = refused_format(&magic) {
+            return Err(AudioError::KnownUnsupportedFormat { format });
+        }
         source.seek(SeekFrom::Start(0)).map_err(io_error)?;
-        let (stream, rate, channels) = if magic == au::MAGIC {
+        let (stream, rate, channels) = if magic.starts_with(&au::MAGIC) {
             let mut reader = io::BufReader::new(source);
             let header = au::read_header(&mut reader).map_err(au_error)?;
             let channels = header.channels as usize;
@@ -352,6 +374,14 @@ fn check_samples(block: &[f32], start: Position) -> Result<(), AudioError> {
     } else {
         AudioError::NonFinite { position }
     })
+}
+
+/// The name of the format `magic` (a file's first bytes) is refused as, if it is one.
+fn refused_format(magic: &[u8]) -> Option<&'static str> {
+    REFUSED_FORMATS
+        .iter()
+        .find(|(prefix, _)| magic.starts_with(prefix))
+        .map(|(_, name)| *name)
 }
 
 fn au_error(error: au::AuError) -> AudioError {

@@ -17,8 +17,15 @@ pub enum AudioError {
     Io { cause: io::Error },
     #[error("the file is empty")]
     EmptyFile,
-    #[error("not a supported audio format (genred reads WAV, FLAC, MP3, Ogg Vorbis and AU)")]
+    #[error(
+        "not a supported audio format (genred reads WAV, AIFF, CAF, FLAC, MP3, AAC, ALAC, \
+         Ogg Vorbis, Opus and AU)"
+    )]
     UnsupportedFormat,
+    /// A format recognised by its content that genred has no decoder for (WavPack, WMA): said
+    /// by name, since "not a supported format" or "corrupt" would send the user hunting.
+    #[error("{format} is not supported: convert it to FLAC, WAV or another format genred reads")]
+    KnownUnsupportedFormat { format: &'static str },
     #[error("corrupt or truncated audio: {reason}")]
     Corrupt { reason: String },
     #[error("the file holds no audio track")]

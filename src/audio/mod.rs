@@ -3,7 +3,8 @@
 //! gives it ([`load`]; spec §2 of `librosa-features.md`).
 //!
 //! The steps, in librosa 0.6.1's order: decode to f32 with libsndfile's integer scaling
-//! (symphonia for WAV, FLAC, MP3 and Ogg Vorbis; `au.rs` for GTZAN's Sun audio), average the
+//! (symphonia for WAV, AIFF, CAF, FLAC, MP3, AAC, ALAC and Ogg Vorbis, libopus for Opus;
+//! `au.rs` for GTZAN's Sun audio), average the
 //! channels in f32, keep the first `round(rate·duration)` frames (never pad), then resample to
 //! 22050 Hz only when the file's rate differs, to `ceil(n·22050/rate)` samples. A caller may
 //! ask for another output rate ([`LoadOptions::sample_rate`]); the file is still resampled
@@ -29,6 +30,7 @@ mod error;
 mod load;
 pub mod resample;
 mod symphonia_stream;
+mod tags;
 pub mod wav;
 
 use std::path::Path;
@@ -41,7 +43,12 @@ pub use resample::{resample, ResampleError, StreamResampler};
 
 /// File extensions (lowercase) that genred treats as audio when it scans folders. The
 /// decoder itself goes by content, so a mislabelled file still decodes or fails clearly.
-pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave", "flac", "mp3", "ogg", "oga", "au", "snd"];
+/// WavPack and WMA are listed though genred cannot decode them: a music library holds them,
+/// and a file is never skipped in silence, so each gets a record saying it is not supported.
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "wav", "wave", "flac", "mp3", "ogg", "oga", "opus", "au", "snd", "aif", "aiff", "aifc", "caf",
+    "aac", "m4a", "mp4", "wv", "wma",
+];
 
 /// Whether `path` has one of the [`AUDIO_EXTENSIONS`], in any letter case.
 pub fn is_audio_path(path: &Path) -> bool {

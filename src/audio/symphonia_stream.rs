@@ -1,14 +1,17 @@
-//! The formats symphonia reads (WAV, FLAC, MP3, Ogg Vorbis): the container, its audio
-//! track's decoder, and the length the track states.
+//! The formats symphonia reads (WAV, AIFF, CAF, FLAC, MP3, ADTS AAC, MP4/M4A with AAC or ALAC,
+//! Ogg with Vorbis or Opus): the container, its audio track's decoder, and the length the track
+//! states.
 
 use std::io;
 use std::path::Path;
+use std::sync::LazyLock;
 
 use symphonia::core::codecs::audio::well_known::{
     CODEC_ID_AAC, CODEC_ID_AC3, CODEC_ID_ALAC, CODEC_ID_DCA, CODEC_ID_EAC3, CODEC_ID_MP1,
     CODEC_ID_MP2, CODEC_ID_MP3, CODEC_ID_OPUS, CODEC_ID_SPEEX, CODEC_ID_WAVPACK, CODEC_ID_WMA,
 };
 use symphonia::core::codecs::audio::{AudioCodecId, AudioDecoder};
+use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
@@ -16,6 +19,15 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use super::error::{AudioError, Position};
+use super::tags::Untagged;
+
+/// symphonia's decoders, and libopus for Opus, which symphonia has no decoder of its own for.
+static CODECS: LazyLock<CodecRegistry> = LazyLock::new(|| {
+    let mut codecs = CodecRegistry::new();
+    symphonia::default::register_enabled_codecs(&mut codecs);
+    codecs.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
+    codecs
+});
 
 /// A file symphonia reads: its container, the audio track's decoder, and what the track
 /// states about its length.
@@ -53,10 +65,18 @@ impl<'s> SymphoniaStream<'s> {
         // own size, which a cut shrinks along with the audio, so the estimate is no stated
         // length.
         let mpeg_audio = [CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3].contains(&params.codec);
+        // Ogg Opus states its length as the last granule position, which counts the pre-skip
+        // (the track's delay) that the decoder drops from the first packet.
+        let pre_skip = if params.codec == CODEC_ID_OPUS {
+            track.delay.map_or(0, u64::from)
+        } else {
+            0
+        };
         let declared_frames = track
             .num_frames
-            .filter(|_| !mpeg_audio || track.delay.is_some());
-        let decoder = symphonia::default::get_codecs()
+            .filter(|_| !mpeg_audio || track.delay.is_some())
+            .map(|frames| frames.saturating_sub(pre_skip));
+        let decoder = CODECS
             .make_audio_decoder(params, &Default::default())
             .map_err(|_| AudioError::UnsupportedCodec {
                 codec: codec_name(params.codec),
@@ -121,8 +141,8 @@ impl<'s> SymphoniaStream<'s> {
     }
 }
 
-/// A name for a codec that the containers genred opens may hold but symphonia's default build
-/// does not decode.
+/// A name for a codec that the containers genred opens may hold but it does not decode (or not
+/// in every profile: symphonia's AAC decoder is AAC-LC only).
 fn codec_name(codec: AudioCodecId) -> String {
     let known = [
         (CODEC_ID_OPUS, "Opus"),
@@ -142,12 +162,13 @@ fn codec_name(codec: AudioCodecId) -> String {
 }
 
 /// Identifies the container by its content (the extension is only a hint) and reads its
-/// headers.
+/// headers, with its tags hidden ([`Untagged`]).
 fn open_container<'s>(
     source: Box<dyn MediaSource + 's>,
     path: &Path,
 ) -> Result<Box<dyn FormatReader + 's>, AudioError> {
-    let stream = MediaSourceStream::new(source, Default::default());
+    let source = Untagged::new(source).map_err(|cause| AudioError::Io { cause })?;
+    let stream = MediaSourceStream::new(Box::new(source), Default::default());
     let mut hint = Hint::new();
     if let Some(extension) = path.extension().and_then(|extension| extension.to_str()) {
         hint.with_extension(extension);

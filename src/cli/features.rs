@@ -24,7 +24,7 @@ use genred::window::DEFAULT_LENGTH_S;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Audio files, or folders searched recursively for audio files
-    /// (WAV, FLAC, MP3, Ogg Vorbis, AU, by extension).
+    /// (WAV, AIFF, CAF, FLAC, MP3, AAC, M4A, Ogg Vorbis, Opus, AU, by extension).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 

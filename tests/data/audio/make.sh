@@ -81,7 +81,7 @@ ffmpeg -nostdin -loglevel error -y -i "$work/tone440_44k.wav" -map_metadata -1 -
     -c:a libmp3lame -b:a 96k "$here/tone440_44k_stereo.mp3"
 ffmpeg -nostdin -loglevel error -y -i "$work/tone440_22k.wav" -map_metadata -1 -fflags +bitexact \
     -c:a libvorbis -q:a 4 "$here/tone440_22k.ogg"
-# A codec genred does not decode (Opus), to check the error names it.
+# Opus (libopus at 48 kHz): its pre-skip dropped once, its stated length met.
 ffmpeg -nostdin -loglevel error -y -i "$work/tone440_22k.wav" -map_metadata -1 -fflags +bitexact \
     -t 0.1 -c:a libopus -b:a 16k "$here/tone440.opus"
 ls -l "$here"

@@ -271,28 +271,6 @@ fn an_opus_and_a_wavpack_dropped_in_each_get_one_record() {
     assert_eq!(lines, 1, "one log line for the WavPack file:\n{log}");
 }
 
-/// `genred classify` on `path` under GNU time: its output, and its peak RSS in KiB.
-fn classify_measured(path: &Path) -> (Output, u64) {
-    let report = path.with_extension("rss");
-    let output = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("%M")
-        .arg("-o")
-        .arg(&report)
-        .args([GENRED, "classify", "--json", "--model", GENRE_10])
-        .arg(path)
-        .env_remove("GENRED_CONFIG")
-        .output()
-        .expect("GNU time runs (the `time` package: see .ci/setup)");
-    let peak = fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .last()
-        .and_then(|line| line.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no peak RSS from GNU time for {}", path.display()));
-    (output, peak)
-}
-
 /// An ID3v2 tag holding one frame `id` whose body starts with `body` and is declared
 /// `declared` bytes long, written sparse, then `audio`.
 fn tagged_mp3(path: &Path, version: u8, id: &[u8; 4], body: &[u8], declared: u64, audio: &[u8]) {
@@ -468,10 +446,10 @@ fn hostile_tags_leave_peak_memory_flat_and_the_file_classified() {
         (fixtures().join("clip.aiff"), vec![aiff_tag]),
         (fixtures().join("aac.m4a"), vec![covr]),
     ] {
-        let (output, plain_peak) = classify_measured(&plain);
+        let (output, plain_peak) = classify_measured(GENRE_10, &plain);
         let expected = probabilities_in(&output, &plain);
         for path in hostile {
-            let (output, peak) = classify_measured(&path);
+            let (output, peak) = classify_measured(GENRE_10, &path);
             eprintln!(
                 "{}: peak RSS {} MiB, plain {} MiB",
                 path.display(),

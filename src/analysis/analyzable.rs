@@ -13,7 +13,9 @@ use super::unit::ModelInfo;
 /// genred's analysis version, recorded with every verdict ([`AnalysisRules::version`]).
 /// Raise it with any change to windowing, aggregation or a front end that can change a
 /// verdict: a restart then classifies every file again instead of keeping stale results.
-pub const ANALYSIS_VERSION: u32 = 1;
+/// 2: a file of unknown length is judged on a strided sample of its units (not all of
+/// them), and a CED stream's trailing piece of 5 s or more is judged, padded.
+pub const ANALYSIS_VERSION: u32 = 2;
 
 /// A loaded model the engine can run.
 pub trait Analyzable: ModelInfo {

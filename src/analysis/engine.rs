@@ -8,8 +8,9 @@ use std::time::Instant;
 use super::frontend::{FrontEnd, FrontEndError, Span, WindowAudio};
 use crate::audio::resample::{resampled_len, ResampleError, StreamResampler};
 use crate::onnx::ModelError;
-use crate::record::{Judgement, Probabilities, TagScores, TagVocabulary, Timings, WindowVerdict};
+use crate::record::{Judgement, Timings, WindowVerdict};
 
+use super::sample::{add_into, UnitSample, UnitSums};
 use super::schedule::{Ending, Schedule};
 use super::unit::{UnitModel, UnitOutput};
 
@@ -163,11 +164,9 @@ pub struct Engine<F: FrontEnd> {
     schedule: Schedule,
     /// Model outputs by unit, for the windows to come.
     units: BTreeMap<Span, UnitOutput>,
-    /// The units a stream sampled under [`EngineSettings::max_units`] is judged on; `None`:
-    /// every unit.
-    chosen: Option<BTreeSet<Span>>,
-    /// Every distinct unit judged in this stream, summed: a file's verdict.
-    judged: UnitSums,
+    /// The units judged in this stream ([`EngineSettings::max_units`]), and their mean: a
+    /// file's verdict.
+    sample: UnitSample,
     level: StreamLevel,
     timings: Timings,
     units_inferred: u64,
@@ -178,6 +177,7 @@ impl<F: FrontEnd> Engine<F> {
     /// begins one at another).
     pub fn new(front_end: F, model: Arc<dyn UnitModel<F::Unit>>, settings: EngineSettings) -> Self {
         let rate = front_end.sample_rate();
+        let samples_units = front_end.samples_units();
         let mut engine = Engine {
             resampler: None,
             schedule: schedule(&settings, rate, front_end.hop_length()),
@@ -190,8 +190,7 @@ impl<F: FrontEnd> Engine<F> {
             buffer: Vec::new(),
             buffer_start: 0,
             units: BTreeMap::new(),
-            chosen: None,
-            judged: UnitSums::default(),
+            sample: UnitSample::new(settings.max_units, samples_units),
             level: StreamLevel::default(),
             timings: Timings::default(),
             units_inferred: 0,
@@ -277,11 +276,9 @@ impl<F: FrontEnd> Engine<F> {
                 length_s: window.len() as f64 / f64::from(rate),
             });
         }
-        if let Some(chosen) = &self.chosen {
-            keys.retain(|key| chosen.contains(key));
-            if keys.is_empty() {
-                return Ok(verdict);
-            }
+        keys.retain(|key| self.sample.admits(key));
+        if keys.is_empty() {
+            return Ok(verdict);
         }
         let missing: Vec<Span> = keys
             .iter()
@@ -309,7 +306,9 @@ impl<F: FrontEnd> Engine<F> {
                 });
             }
             self.units_inferred += outputs.len() as u64;
-            outputs.iter().for_each(|output| self.judged.add(output));
+            for (unit, output) in missing.iter().zip(&outputs) {
+                self.sample.add(*unit, output);
+            }
             self.units.extend(missing.into_iter().zip(outputs));
         }
         let mut sums = UnitSums::default();
@@ -336,8 +335,7 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
         self.buffer_start = 0;
         self.schedule = schedule(&self.settings, rate, self.front_end.hop_length());
         self.units.clear();
-        self.chosen = None;
-        self.judged = UnitSums::default();
+        self.sample = UnitSample::new(self.settings.max_units, self.front_end.samples_units());
         self.level = StreamLevel::default();
         self.timings = Timings::default();
         self.front_end.start_stream();
@@ -345,20 +343,13 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
     }
 
     fn expect_length(&mut self, source_samples: u64) {
-        let Some(max_units) = self.settings.max_units else {
-            return;
-        };
-        if !self.front_end.samples_units() {
-            return;
-        }
         let total = resampled_len(
             source_samples,
             self.source_rate,
             self.front_end.sample_rate(),
         );
         let all = self.units_of_stream(total);
-        self.chosen = (all.len() > max_units.get())
-            .then(|| spread_evenly(&all, max_units.get()).into_iter().collect());
+        self.sample.expect(&all);
     }
 
     fn push(&mut self, samples: &[f32], emit: &mut dyn FnMut(WindowOutcome<'_>)) {
@@ -398,7 +389,7 @@ impl<F: FrontEnd> Analyzer for Engine<F> {
     }
 
     fn judged_mean(&self) -> Option<Judgement> {
-        self.judged
+        self.sample
             .mean(self.model.labels(), self.model.tag_vocabularies())
     }
 
@@ -451,68 +442,6 @@ fn schedule(settings: &EngineSettings, rate: u32, frame_hop: usize) -> Schedule 
     let hop = hops_within_window.max(1) * frame_hop;
     let first_end = settings.first_window_s.map_or(length, samples);
     Schedule::new(length, hop, first_end, settings.ending, rate)
-}
-
-/// `count` of `items` spread evenly: the one at the centre of each of `count` equal parts
-/// (all of them when there are no more), as the head's validation measured
-/// (`evenly_spread` in `models/training/musicnn/train_head.py`).
-fn spread_evenly<T: Copy>(items: &[T], count: usize) -> Vec<T> {
-    if count >= items.len() {
-        return items.to_vec();
-    }
-    (0..count)
-        .map(|i| items[(2 * i + 1) * items.len() / (2 * count)])
-        .collect()
-}
-
-/// Running sums of unit outputs, in f64: each genre's probability, each tag's score.
-#[derive(Clone, Debug, Default)]
-struct UnitSums {
-    count: usize,
-    genre: Vec<f64>,
-    tags: Vec<Vec<f64>>,
-}
-
-impl UnitSums {
-    fn add(&mut self, output: &UnitOutput) {
-        add_into(&mut self.genre, &output.genre);
-        self.tags.resize_with(output.tags.len(), Vec::new);
-        for (sum, tags) in self.tags.iter_mut().zip(&output.tags) {
-            add_into(sum, tags);
-        }
-        self.count += 1;
-    }
-
-    /// The mean of the outputs added, labelled (`None` before the first).
-    fn mean(&self, labels: &[String], vocabularies: &[TagVocabulary]) -> Option<Judgement> {
-        if self.count == 0 {
-            return None;
-        }
-        let mean = |sum: &[f64]| -> Vec<f32> {
-            sum.iter().map(|s| (s / self.count as f64) as f32).collect()
-        };
-        let tags = vocabularies
-            .iter()
-            .zip(&self.tags)
-            .map(|(vocabulary, sum)| TagScores {
-                vocabulary: vocabulary.name.clone(),
-                scores: Probabilities::new(&vocabulary.labels, &mean(sum)),
-            })
-            .collect();
-        Some(Judgement {
-            probabilities: Probabilities::new(labels, &mean(&self.genre)),
-            tags,
-        })
-    }
-}
-
-fn add_into(sum: &mut Vec<f64>, values: &[f32]) {
-    if sum.is_empty() {
-        sum.resize(values.len(), 0.0);
-    }
-    sum.iter_mut()
-        .zip(values)
-        .for_each(|(s, &v)| *s += f64::from(v));
 }
 
 /// The element-wise mean of vectors, summed in f64 (empty for none).

@@ -21,6 +21,7 @@ mod engine;
 mod error;
 mod file;
 mod frontend;
+mod sample;
 mod schedule;
 mod unit;
 

@@ -500,13 +500,31 @@ fn a_file_is_judged_on_its_distinct_patches_or_an_even_sample_of_them() {
     );
     assert!(!sampled.windows.is_empty());
 
-    // Of unknown length, on every patch, each counted once though windows overlap.
+    // Of unknown length, on a strided sample, each patch inferred once though windows
+    // overlap: patches 0 to 14 (the second window's were admitted together), then every
+    // second, then (more than 2 x 5 kept again) every fourth: 19 inferred, 6 kept.
     let mut file =
         FileAnalysis::begin(&mut engine, SAMPLE_RATE, None).unwrap_or_else(|e| panic!("{e}"));
     file.push(&song);
-    let whole = file
+    let strided = file
         .finish(song.len() as f64 / f64::from(SAMPLE_RATE), 0.0)
         .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(model.patches_inferred.swap(0, Relaxed), 19);
+    assert_eq!(
+        probabilities(&strided),
+        mean_of_patches(&[0, 4, 8, 12, 16, 20])
+    );
+
+    // Unsampled, on every patch, each counted once.
+    let mut engine = Engine::new(
+        MelPatches::new(),
+        Arc::clone(&model) as Arc<_>,
+        EngineSettings {
+            max_units: None,
+            ..settings
+        },
+    );
+    let whole = file_verdict(&mut engine, &song, ODD_BLOCK);
     assert_eq!(model.patches_inferred.load(Relaxed), 23);
     assert_eq!(
         probabilities(&whole),

@@ -663,3 +663,26 @@ impl Drop for Player {
         let _ = self.0.wait();
     }
 }
+
+/// `genred classify --json --model MODEL PATH` under GNU time: its output, and its peak RSS
+/// in KiB.
+pub fn classify_measured(model: &str, path: &Path) -> (Output, u64) {
+    let report = path.with_extension("rss");
+    let output = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&report)
+        .args([GENRED, "classify", "--json", "--model", model])
+        .arg(path)
+        .env_remove("GENRED_CONFIG")
+        .output()
+        .expect("GNU time runs (the `time` package: see .ci/setup)");
+    let peak = fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .last()
+        .and_then(|line| line.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no peak RSS from GNU time for {}", path.display()));
+    (output, peak)
+}

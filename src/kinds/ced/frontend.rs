@@ -17,13 +17,14 @@
 //!   at its tail** to 10 s, as the study padded a clip shorter than 10 s (and as CED's
 //!   AudioSet training clips shorter than 10 s were).
 //!
-//! Past a window's last aligned unit, what is left (under 10 s) is not judged: the study
-//! dropped a trailing piece under 5 s; a longer one it padded, which a window here cannot
-//! do for a piece that a later window of the stream may hold whole. A file's end-aligned
-//! window still judges the last aligned units before the file's end.
+//! Past a window's last aligned unit, what is left (under 10 s) is judged only at the end of
+//! the stream, as the study did with a clip: a trailing piece of at least [`MIN_TAIL_S`] is
+//! one more unit, zero-padded; a shorter one is dropped. Mid-stream, a later window holds
+//! the piece whole. (A GTZAN clip a few milliseconds under 30 s is thus its two 10 s pieces
+//! and its padded third, as in the study.)
 //!
 //! The units are read from the window's own samples (every unit lies inside the window that
-//! asks for it), so the front end keeps nothing of the stream.
+//! asks for it), so the front end keeps nothing of the stream but its length.
 
 use crate::analysis::{FrontEnd, FrontEndError, Span, WindowAudio};
 
@@ -50,11 +51,22 @@ pub fn padded(samples: &[f32]) -> Vec<f32> {
     unit
 }
 
+/// The shortest trailing piece of a stream that is judged, padded: 5 s, the CED study's rule
+/// (`models/training/ced/`: a clip's last piece under 5 s was dropped, a longer one padded).
+pub const MIN_TAIL_S: f64 = 5.0;
+
+/// [`MIN_TAIL_S`] in samples.
+const MIN_TAIL: u64 = (MIN_TAIL_S * SAMPLE_RATE as f64) as u64;
+
 /// 10 s waveform units of a 16 kHz stream.
 #[derive(Debug, Default)]
 pub struct WaveformUnits {
     /// 160-sample hops handed to the model, each unit counted once.
     frames_computed: u64,
+    /// Samples of the stream so far.
+    received: u64,
+    /// The stream has ended: `received` is its length.
+    ended: bool,
 }
 
 impl WaveformUnits {
@@ -75,22 +87,41 @@ impl FrontEnd for WaveformUnits {
         HOP_LENGTH
     }
 
-    fn start_stream(&mut self) {}
+    fn start_stream(&mut self) {
+        self.received = 0;
+        self.ended = false;
+    }
 
-    /// The aligned 10 s units inside `window`; if none, its last 10 s, or the whole window
-    /// (padded by [`FrontEnd::unit`]) if it is shorter (see the module's documentation).
+    fn push(&mut self, samples: &[f32]) {
+        self.received += samples.len() as u64;
+    }
+
+    fn finish(&mut self) {
+        self.ended = true;
+    }
+
+    /// The aligned 10 s units inside `window` and, at the stream's end, its trailing piece;
+    /// if none, its last 10 s, or the whole window (padded by [`FrontEnd::unit`]) if it is
+    /// shorter (see the module's documentation).
     fn units(&self, window: Span) -> Vec<Span> {
         if window.is_empty() {
             return Vec::new();
         }
-        let aligned: Vec<Span> = (window.start.div_ceil(UNIT)..)
+        let mut aligned: Vec<Span> = (window.start.div_ceil(UNIT)..)
             .map(|k| Span {
                 start: k * UNIT,
                 end: (k + 1) * UNIT,
             })
             .take_while(|unit| unit.end <= window.end)
             .collect();
-        if !aligned.is_empty() {
+        if let Some(last) = aligned.last() {
+            let tail = Span {
+                start: last.end,
+                end: window.end,
+            };
+            if self.ended && window.end == self.received && tail.len() >= MIN_TAIL {
+                aligned.push(tail);
+            }
             return aligned;
         }
         vec![Span {
@@ -142,6 +173,32 @@ mod tests {
 
     fn starts(units: &[Span]) -> Vec<u64> {
         units.iter().map(|unit| unit.start / UNIT).collect()
+    }
+
+    #[test]
+    fn at_the_streams_end_a_trailing_piece_of_5_s_or_more_is_one_more_unit() {
+        // A GTZAN clip 29.98 s long: the study's two 10 s pieces and its padded third.
+        let clip = 479_710;
+        let mut front_end = WaveformUnits::new();
+        front_end.push(&vec![0.0; clip as usize]);
+        assert_eq!(
+            starts(&front_end.units(span(0, clip))),
+            [0, 1],
+            "not yet ended"
+        );
+        front_end.finish();
+        let units = front_end.units(span(0, clip));
+        assert_eq!(
+            units,
+            [span(0, UNIT), span(UNIT, 2 * UNIT), span(2 * UNIT, clip)]
+        );
+        // A piece under 5 s is dropped, as the study dropped it.
+        let mut short_tail = WaveformUnits::new();
+        short_tail.push(&vec![0.0; (24 * S) as usize]);
+        short_tail.finish();
+        assert_eq!(starts(&short_tail.units(span(0, 24 * S))), [0, 1]);
+        // Only the window that ends with the stream gets it.
+        assert_eq!(starts(&front_end.units(span(0, 29 * S))), [0, 1]);
     }
 
     #[test]

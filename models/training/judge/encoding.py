@@ -10,6 +10,11 @@ import os
 import statistics
 import sys
 
+# The installed judge's own threshold, as genred applies it.
+_JUDGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "judge-10.json")
+with open(_JUDGE) as _f:
+    MIN_CONFIDENCE = json.load(_f)["min_confidence"]
+
 SETS = {
     "mp3-128": "MP3 (LAME, ffmpeg libmp3lame) CBR 128 kbit/s mono, resampled to 44.1 kHz first",
     "vorbis-q3": "Ogg Vorbis (ffmpeg libvorbis) -q 3 mono, resampled to 44.1 kHz first",
@@ -66,7 +71,8 @@ def main():
         "genred_binary_sha256": hashlib.sha256(open(a.genred, "rb").read()).hexdigest(),
         "originals": "GTZAN valid_filtered.txt clips that exist as audio (96 of its 197 entries): "
         "16-bit mono 16 kHz FLAC, resampled by sox from GTZAN's 22050 Hz WAVs",
-        "genre": "the reported genre, i.e. 'unknown' when confidence < min_confidence (0.7)",
+        "genre": "the reported genre, i.e. 'unknown' when confidence < min_confidence "
+        f"({MIN_CONFIDENCE})",
         "clips": len(orig),
         "errors_original": errors,
         "original": acc(orig),

@@ -9,7 +9,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::record::display_path;
 use crate::record::resolve_path;
@@ -21,7 +22,8 @@ use crate::window::{WindowKeys, WindowSpec};
 pub use crate::judge::ModelConfig;
 pub use crate::settings::{check_count, check_seconds, InvalidSetting};
 pub use crate::sinks::results::ResultsConfig;
-pub use crate::sources::folder::{FileAction, FolderConfig};
+pub use crate::sinks::{ActionsConfig, FileAction};
+pub use crate::sources::folder::FolderConfig;
 
 /// The environment variable that names the config file when `--config` is absent.
 pub const CONFIG_ENV_VAR: &str = "GENRED_CONFIG";
@@ -44,11 +46,73 @@ pub struct Config {
     pub model: ModelConfig,
     pub window: WindowSpec,
     pub workers: WorkersConfig,
-    pub folder: FolderConfig,
+    pub folder: FolderSection,
     pub results: ResultsConfig,
     pub log: LogConfig,
     pub mic: MicConfig,
     pub web: WebConfig,
+}
+
+/// The `[folder]` section as users write it, one table: the drop-folder source's keys
+/// (`source`) and what the sink does with its files (`actions`), each its component's own.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct FolderSection {
+    #[serde(flatten)]
+    pub source: FolderConfig,
+    #[serde(flatten)]
+    pub actions: ActionsConfig,
+}
+
+/// Reads each key of the one table into its part. Written out because serde's `flatten`
+/// cannot refuse an unknown key; here an unknown key fails on the key itself (its line and
+/// column) with the allowed keys listed, as every other section's does.
+impl<'de> Deserialize<'de> for FolderSection {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(field_identifier, rename_all = "snake_case")]
+        enum Key {
+            Enabled,
+            Paths,
+            Recursive,
+            Extensions,
+            SettleS,
+            Action,
+            Target,
+            Rejected,
+            Unsorted,
+        }
+
+        struct SectionVisitor;
+
+        impl<'de> Visitor<'de> for SectionVisitor {
+            type Value = FolderSection;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("the [folder] section, a table")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FolderSection, A::Error> {
+                let mut section = FolderSection::default();
+                let (source, actions) = (&mut section.source, &mut section.actions);
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Enabled => source.enabled = map.next_value()?,
+                        Key::Paths => source.paths = map.next_value()?,
+                        Key::Recursive => source.recursive = map.next_value()?,
+                        Key::Extensions => source.extensions = map.next_value()?,
+                        Key::SettleS => source.settle_s = map.next_value()?,
+                        Key::Action => actions.action = map.next_value()?,
+                        Key::Target => actions.target = map.next_value()?,
+                        Key::Rejected => actions.rejected = map.next_value()?,
+                        Key::Unsorted => actions.unsorted = map.next_value()?,
+                    }
+                }
+                Ok(section)
+            }
+        }
+
+        deserializer.deserialize_map(SectionVisitor)
+    }
 }
 
 /// The `[workers]` section: the pool that classifies files.
@@ -292,8 +356,8 @@ impl Config {
     /// Applies the command-line flags.
     pub fn apply(&mut self, overrides: &Overrides) {
         if !overrides.watch.is_empty() {
-            self.folder.paths.clone_from(&overrides.watch);
-            self.folder.enabled = true;
+            self.folder.source.paths.clone_from(&overrides.watch);
+            self.folder.source.enabled = true;
         }
         if let Some(results) = &overrides.results {
             self.results.path.clone_from(results);
@@ -320,7 +384,8 @@ impl Config {
         self.mic.validate()?;
         self.web.validate()?;
         check_workers("workers.count", self.workers.count)?;
-        self.folder.validate()?;
+        self.folder.source.validate()?;
+        self.folder.actions.validate()?;
         self.model.validate()?;
         self.results.validate()?;
         if !is_log_filter(&self.log.level) {
@@ -333,7 +398,7 @@ impl Config {
                 ),
             ));
         }
-        if !self.folder.enabled && !self.mic.enabled {
+        if !self.folder.source.enabled && !self.mic.enabled {
             return Err(InvalidSetting::new(
                 "folder.enabled",
                 "nothing to do: enable the folder source or the microphone (mic.enabled)",
@@ -352,19 +417,14 @@ impl Config {
     /// followed), so `./music`, `music/` and a link to it are the same folder.
     pub fn check_paths(&self) -> Result<(), InvalidSetting> {
         check_kind("results.path", &self.results.path, Kind::File)?;
-        let folder = &self.folder;
+        let folder = &self.folder.source;
         if !folder.enabled {
             return Ok(());
         }
         for drop in &folder.paths {
             check_kind("folder.paths", drop, Kind::Folder)?;
         }
-        let filled = [
-            ("folder.target", folder.target.as_deref()),
-            ("folder.rejected", folder.rejected.as_deref()),
-            ("folder.unsorted", folder.unsorted.as_deref()),
-        ];
-        for (key, path) in filled {
+        for (key, path) in self.folder.actions.named_folders() {
             let Some(path) = path else { continue };
             check_kind(key, path, Kind::Folder)?;
             let resolved = resolve_path(path);
@@ -453,8 +513,8 @@ mod tests {
     #[test]
     fn the_printed_config_reads_back_the_same() {
         let mut config = Config::default();
-        config.folder.action = FileAction::Move;
-        config.folder.target = Some(PathBuf::from("sorted"));
+        config.folder.actions.action = FileAction::Move;
+        config.folder.actions.target = Some(PathBuf::from("sorted"));
         let printed = config.to_toml();
         assert_eq!(Config::parse(&printed).unwrap(), config);
     }
@@ -508,7 +568,7 @@ mod tests {
             web: true,
         });
         assert_eq!(
-            config.folder.paths,
+            config.folder.source.paths,
             [PathBuf::from("/a"), PathBuf::from("/b")]
         );
         assert_eq!(config.results.path, PathBuf::from("/r.jsonl"));

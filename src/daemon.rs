@@ -18,7 +18,7 @@
 //! back, so nothing is classified twice). Only the log format is fixed for the
 //! life of the process; the caller applies the log level in `reload`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -28,13 +28,12 @@ use sd_notify::NotifyState;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use tracing::{debug, error, info, warn};
 
-use crate::config::{Config, ConfigError, FileAction, FolderConfig};
+use crate::config::{Config, ConfigError};
 use crate::judge::FileJudge;
 use crate::judge::{Judge, JudgeError};
 use crate::record::{display_path, resolve_path, FileIdentity, FileJob};
-use crate::sinks::actions::Placement;
 use crate::sinks::results::{ResultsError, ResultsFile};
-use crate::sinks::{FileActions, Sink, SinkMessage, WatchedFolders};
+use crate::sinks::{Sink, SinkMessage};
 use crate::sources::folder::{DropFolders, FolderError, FolderSettings, FolderWatcher};
 use crate::sources::mic::{self, MicError, StartPolicy};
 use crate::web::{About, Hub, LiveView, MicAbout, WebError};
@@ -226,7 +225,7 @@ impl Services {
     /// fails before it touches any file. `started` is when the daemon started,
     /// for the live view's uptime.
     fn start(config: &Config, started: Instant) -> Result<Self, DaemonError> {
-        let folder = &config.folder;
+        let folder = &config.folder.source;
         let drop_folders = if folder.enabled {
             Some(DropFolders::open(&folder.paths).map_err(DaemonError::Folder)?)
         } else {
@@ -263,7 +262,7 @@ impl Services {
             sink: 0,
         };
 
-        let mut sink = Sink::new(results, file_actions(folder));
+        let mut sink = Sink::new(results, config.folder.actions.file_actions(&folder.paths));
         if let Some(drop_folders) = drop_folders {
             let workers = config.workers.resolved_count();
             let (jobs, worker_jobs) = crossbeam_channel::bounded(workers);
@@ -411,9 +410,10 @@ impl Services {
 
 /// What the live view's health report says of this configuration.
 fn live_view_about(config: &Config, model: &Judge, started: Instant) -> About {
-    let folders = if config.folder.enabled {
+    let folders = if config.folder.source.enabled {
         config
             .folder
+            .source
             .paths
             .iter()
             .map(|path| display_path(&resolve_path(path)).into_owned())
@@ -438,39 +438,13 @@ fn live_view_about(config: &Config, model: &Judge, started: Instant) -> About {
 /// The folder source's settings: what the config says, plus the paths it
 /// must leave alone (the results file, the action folders).
 fn folder_settings(config: &Config, results_path: &Path) -> FolderSettings {
-    let folder = &config.folder;
-    let excluded_dirs = action_folders(folder);
+    let folder = &config.folder.source;
     FolderSettings {
         recursive: folder.recursive,
         extensions: folder.extensions.clone(),
         settle: folder.settle(),
-        excluded_dirs,
+        excluded_dirs: config.folder.actions.folders(),
         excluded_files: vec![results_path.to_owned()],
-    }
-}
-
-/// The folders genred places files in, which the folder source leaves alone.
-fn action_folders(folder: &FolderConfig) -> Vec<PathBuf> {
-    [&folder.target, &folder.rejected, &folder.unsorted]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect()
-}
-
-/// What the sink does with the folder's files, as the `[folder]` section says; the folders
-/// made absolute, so that records say where files went whatever the working directory.
-fn file_actions(folder: &FolderConfig) -> FileActions {
-    let placement = match folder.action {
-        FileAction::None => None,
-        FileAction::Move => Some(Placement::Move),
-        FileAction::Copy => Some(Placement::Copy),
-    };
-    FileActions {
-        sort: folder.target.as_deref().map(resolve_path).zip(placement),
-        rejected: folder.rejected.as_deref().map(resolve_path),
-        unsorted: folder.unsorted.as_deref().map(resolve_path),
-        watched: WatchedFolders::new(&folder.paths, &action_folders(folder)),
     }
 }
 

@@ -275,7 +275,11 @@ fn a_restart_with_another_model_classifies_every_file_again() {
             sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()),
             "{record}"
         );
-        assert_eq!(record["analysis"]["version"], 1, "{record}");
+        assert_eq!(
+            record["analysis"]["version"],
+            genred::analysis::ANALYSIS_VERSION,
+            "{record}"
+        );
         assert_eq!(record["analysis"]["max_patches"], 10, "{record}");
     }
     let log = fs::read_to_string(home.path("genred.log")).unwrap();

@@ -15,15 +15,16 @@
 //! acted on (the folder source takes its new version on its own).
 
 pub mod actions;
+mod config;
 mod records;
 pub mod results;
 mod watched_folders;
 
+pub use config::{ActionsConfig, FileAction, FileActions};
 pub use records::{MicRecord, RecordKind, MIC_SOURCE};
 pub use watched_folders::WatchedFolders;
 
 use std::collections::VecDeque;
-use std::fs;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,42 +62,6 @@ pub enum SinkMessage {
     },
     /// A judged window of the microphone.
     Mic(MicVerdict),
-}
-
-/// What happens to files once they have a result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileActions {
-    /// Where classified files go, as `<folder>/<genre>/`, and how.
-    pub sort: Option<(PathBuf, Placement)>,
-    /// Where rejected files are moved: files that are not usable audio, or hold no music.
-    pub rejected: Option<PathBuf>,
-    /// Where music whose genre is [`UNKNOWN_GENRE`] (judged below `min_confidence`) goes, the
-    /// way the sort moves or copies; unset leaves it where it is.
-    pub unsorted: Option<PathBuf>,
-    /// Where no file is ever placed, checked at every placement.
-    pub watched: WatchedFolders,
-}
-
-impl FileActions {
-    /// Removes what a genred killed in the middle of a placement left in the
-    /// folders files are placed in: the rejected folder and every genre folder.
-    pub fn clean_leftovers(&self) -> Vec<PathBuf> {
-        let genre_folders = self
-            .sort
-            .iter()
-            .filter_map(|(target, _)| fs::read_dir(target).ok())
-            .flatten()
-            .flatten()
-            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_dir()))
-            .map(|entry| entry.path());
-        self.rejected
-            .iter()
-            .chain(&self.unsorted)
-            .cloned()
-            .chain(genre_folders)
-            .flat_map(|folder| actions::clean_leftovers(&folder))
-            .collect()
-    }
 }
 
 /// Where a result's file goes once its record is written.
@@ -498,6 +463,7 @@ mod tests {
     use base64::Engine as _;
     use serde_json::Value;
     use std::ffi::OsStr;
+    use std::fs;
     use std::fs::File;
     use std::io;
     use std::os::unix::ffi::OsStrExt;

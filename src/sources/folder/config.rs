@@ -1,10 +1,11 @@
-//! The `[folder]` section: which folders the drop-folder source watches, how it waits for
-//! a file to be complete, and what happens to a file once it has a result.
+//! The drop-folder source's keys of the `[folder]` section: which folders it watches and how
+//! it waits for a file to be complete. (What happens to a file once it has a result, the
+//! section's other keys, is the sink's: `sinks::ActionsConfig`.)
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::settings::{check_seconds, InvalidSetting};
 
@@ -12,9 +13,9 @@ use crate::settings::{check_seconds, InvalidSetting};
 /// means something else is wrong.
 const SETTLE_RANGE_S: std::ops::RangeInclusive<f64> = 0.0..=3600.0;
 
-/// The `[folder]` section: the drop-folder source and what happens to its files.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+/// The drop-folder source's keys of the `[folder]` section (read by the config's
+/// `FolderSection`, with the sink's).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FolderConfig {
     /// Watch the folders at all.
     pub enabled: bool,
@@ -28,19 +29,6 @@ pub struct FolderConfig {
     /// Seconds a file's size and modification time must stay unchanged before
     /// it is read, when the platform does not report that its writer closed it.
     pub settle_s: f64,
-    /// What to do with a classified file.
-    pub action: FileAction,
-    /// Where `move` and `copy` put files, as `<target>/<genre>/<name>`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<PathBuf>,
-    /// Where files that are not usable audio, or hold no music, are moved; unset leaves them
-    /// in place.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rejected: Option<PathBuf>,
-    /// Where `move` and `copy` put music whose genre is "unknown" (judged below
-    /// `model.min_confidence`); unset leaves it in place.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unsorted: Option<PathBuf>,
 }
 
 impl Default for FolderConfig {
@@ -54,10 +42,6 @@ impl Default for FolderConfig {
                 .map(|extension| (*extension).to_owned())
                 .collect(),
             settle_s: 2.0,
-            action: FileAction::None,
-            target: None,
-            rejected: None,
-            unsorted: None,
         }
     }
 }
@@ -82,31 +66,6 @@ impl FolderConfig {
                 format!("entries are bare extensions such as \"wav\", got \"{bad}\""),
             ));
         }
-        if self.action != FileAction::None && self.target.is_none() {
-            return Err(InvalidSetting::new(
-                "folder.target",
-                "is required when folder.action is \"move\" or \"copy\"",
-            ));
-        }
-        let empty_path =
-            |path: &Option<PathBuf>| path.as_ref().is_some_and(|p| p.as_os_str().is_empty());
-        if empty_path(&self.target) {
-            return Err(InvalidSetting::new(
-                "folder.target",
-                "must not be empty; leave it out instead",
-            ));
-        }
-        for (key, path) in [
-            ("folder.rejected", &self.rejected),
-            ("folder.unsorted", &self.unsorted),
-        ] {
-            if empty_path(path) {
-                return Err(InvalidSetting::new(
-                    key,
-                    "must not be empty; leave it out instead",
-                ));
-            }
-        }
         Ok(())
     }
 
@@ -114,17 +73,4 @@ impl FolderConfig {
     pub fn settle(&self) -> Duration {
         Duration::from_secs_f64(self.settle_s)
     }
-}
-
-/// What happens to a file once it has a result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FileAction {
-    /// Leave it where it is.
-    #[default]
-    None,
-    /// Move it into `<target>/<genre>/`.
-    Move,
-    /// Copy it into `<target>/<genre>/`, leaving the original.
-    Copy,
 }

@@ -65,7 +65,7 @@ mod queue;
 mod settle;
 mod watcher;
 
-pub use config::{FileAction, FolderConfig};
+pub use config::FolderConfig;
 pub use lock::{DropFolders, FolderError};
 pub use settle::MIN_STABLE_QUIET;
 pub use watcher::{FolderSettings, FolderWatcher, REAPPEAR_BACKOFF_MAX, ROOT_CHECK_INTERVAL};

@@ -395,6 +395,18 @@ fn listen_with_the_judge(logs: &LogCapture, server: &TestMic, dir: &Path) {
             && content(r).as_deref() == Some("music")),
         "a genre while the music plays: {seen:#?}"
     );
+    // Each window judged as a file is (the genre model's reading fused with what CED heard
+    // over the window, calibrated): by the end of the music, the clip's genre as `classify`
+    // names it.
+    let last_music = received
+        .iter()
+        .rev()
+        .find(|(t, r)| *t < music_end && r.genre.is_some());
+    assert_eq!(
+        last_music.and_then(|(_, r)| r.smoothed_genre.as_deref()),
+        Some("blues"),
+        "{seen:#?}"
+    );
     let after_music = music_end + hop + GATE_SLACK_S;
     for (t, record) in received.iter().filter(|(t, _)| *t > after_music) {
         assert!(

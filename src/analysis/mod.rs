@@ -30,7 +30,6 @@ mod unit;
 pub use crate::record::{FileVerdict, Judgement, StreamVerdict, WindowVerdict};
 pub use aggregate::{FileWindows, StreamSmoother};
 pub use analyzable::{provenance, Analyzable, ANALYSIS_VERSION};
-#[cfg(test)]
 pub(crate) use engine::mean_of;
 pub use engine::{Analyzer, Engine, EngineSettings, StreamLevel, WindowError, WindowOutcome};
 pub use error::{AnalysisError, MIN_DURATION_S, SILENCE_RMS};

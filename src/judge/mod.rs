@@ -167,6 +167,19 @@ impl Judge {
         })
     }
 
+    /// A live window's genre judgement fused with what the sound-event model heard over the
+    /// same stretch (`heard`: its scores, in its label order): the calibrated genre
+    /// probabilities a file would get. `None` for a model judging alone.
+    pub fn fuse(&self, genre: &Judgement, heard: &Probabilities) -> Option<Probabilities> {
+        let fused = self.fused.as_ref()?;
+        Some(
+            fused
+                .fusion
+                .conclude(genre, heard, self.min_confidence)
+                .probabilities,
+        )
+    }
+
     /// Judges files one at a time under `windows` (one per worker thread).
     pub fn file_judge(&self, windows: WindowSpec) -> FileJudge {
         let mut models = vec![self.genre.shared()];

@@ -7,12 +7,15 @@
 //! model on each hop's own audio, so a record says what is heard now: within one hop of the
 //! music stopping it says speech, silence or noise and names no genre. Smoothing runs over
 //! music windows only, and when music comes back after a gap the genre window starts afresh,
-//! so nothing heard before the gap is carried into it.
+//! so nothing heard before the gap is carried into it. Each genre window is judged as a
+//! file is: the genre model's reading fused with the sound-event model's scores over the
+//! window's hops, and calibrated.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
-use crate::analysis::{Analyzer, Ending, EngineSettings, StreamSmoother, WindowOutcome};
+use crate::analysis::{mean_of, Analyzer, Ending, EngineSettings, StreamSmoother, WindowOutcome};
 use crate::audio::resample::ResampleError;
 use crate::audio::wav::write_new_wav;
 use crate::judge::Judge;
@@ -41,6 +44,32 @@ struct Hearing {
     now: Option<(Content, Probabilities)>,
     /// Something other than music was heard since the genre window last started.
     gap: bool,
+    /// The scores of the latest hops, as many as a genre window holds, oldest first.
+    recent: VecDeque<Probabilities>,
+    /// Hops in a genre window.
+    hops_per_window: usize,
+}
+
+impl Hearing {
+    /// The mean of the sound-event scores over the latest genre window's hops.
+    fn window_mean(&self) -> Option<Probabilities> {
+        let labels: Vec<String> = self
+            .recent
+            .front()?
+            .0
+            .iter()
+            .map(|(label, _)| label.clone())
+            .collect();
+        let scores: Vec<Vec<f32>> = self
+            .recent
+            .iter()
+            .map(|heard| heard.0.iter().map(|(_, p)| *p).collect())
+            .collect();
+        Some(Probabilities::new(
+            &labels,
+            &mean_of(scores.iter().map(Vec::as_slice)),
+        ))
+    }
 }
 
 impl WindowPredictor {
@@ -69,6 +98,8 @@ impl WindowPredictor {
                     engine,
                     now: None,
                     gap: false,
+                    recent: VecDeque::new(),
+                    hops_per_window: (config.window_s / config.hop_s).round().max(1.0) as usize,
                 })
             }
             None => None,
@@ -90,11 +121,20 @@ impl WindowPredictor {
         let Some(hearing) = &mut self.hearing else {
             return;
         };
-        let (judge, now) = (&self.judge, &mut hearing.now);
+        let (judge, now, recent) = (&self.judge, &mut hearing.now, &mut hearing.recent);
+        let hops_per_window = hearing.hops_per_window;
         hearing.engine.push(
             frames,
             &mut |outcome: WindowOutcome<'_>| match &outcome.verdict {
-                Ok(window) => *now = judge.hear(window),
+                Ok(window) => {
+                    *now = judge.hear(window);
+                    if let Some(heard) = &window.judgement {
+                        recent.push_back(heard.probabilities.clone());
+                        if recent.len() > hops_per_window {
+                            recent.pop_front();
+                        }
+                    }
+                }
                 Err(error) => tracing::warn!("mic: cannot hear this hop: {error}"),
             },
         );
@@ -124,24 +164,34 @@ impl WindowPredictor {
             None => (None, Probabilities::default()),
         };
         let music = content.is_none_or(|content| content == Content::Music);
+        let heard = self.hearing.as_ref().and_then(Hearing::window_mean);
+        let judge = &self.judge;
         self.engine.push(frames, &mut |outcome: WindowOutcome<'_>| {
             windows += 1;
             if let Some(debug_wavs) = debug_wavs.as_mut() {
                 debug_wavs.save(rate, outcome.samples);
             }
             match outcome.verdict {
-                Ok(window) => emit(MicVerdict {
-                    time: SystemTime::now(),
-                    device: device.clone(),
-                    verdict: if music {
-                        smoother.add(window)
-                    } else {
-                        smoother.skip(window)
-                    },
-                    dropped_samples: dropped_frames,
-                    content,
-                    content_scores: content_scores.clone(),
-                }),
+                Ok(mut window) => {
+                    let fused = heard.as_ref().zip(window.judgement.as_mut());
+                    if let Some((heard, judgement)) = fused {
+                        if let Some(probabilities) = judge.fuse(judgement, heard) {
+                            judgement.probabilities = probabilities;
+                        }
+                    }
+                    emit(MicVerdict {
+                        time: SystemTime::now(),
+                        device: device.clone(),
+                        verdict: if music {
+                            smoother.add(window)
+                        } else {
+                            smoother.skip(window)
+                        },
+                        dropped_samples: dropped_frames,
+                        content,
+                        content_scores: content_scores.clone(),
+                    })
+                }
                 Err(error) => tracing::warn!("mic: no prediction for this window: {error}"),
             }
         });

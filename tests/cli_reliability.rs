@@ -298,6 +298,16 @@ fn every_number_is_bounded_and_refused_with_its_key() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    // The model is loaded as `run` would load it: one it cannot load is refused.
+    fs::write(
+        home.path("genred.toml"),
+        "[model]\npath = \"no-such-model.onnx\"\n",
+    )
+    .unwrap();
+    assert_refused(
+        &genred(&home, &["check-config", "genred.toml"], &[]),
+        "no-such-model.onnx: cannot read the file",
+    );
 }
 
 #[test]

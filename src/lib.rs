@@ -10,6 +10,7 @@
 
 pub mod analysis;
 pub mod audio;
+pub mod builtin;
 pub mod config;
 pub mod daemon;
 pub mod features;

@@ -15,6 +15,8 @@ use sha2::{Digest, Sha256};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
 
+use crate::builtin;
+
 /// The prefix tract gives the ONNX `metadata_props` among a model's properties.
 const METADATA_PREFIX: &str = "onnx.metadata_props.";
 /// The metadata key holding the output labels (JSON list of strings).
@@ -178,13 +180,13 @@ impl OnnxModel {
             path: path.to_owned(),
             fault,
         };
-        let bytes = std::fs::read(path).map_err(|cause| error(ModelFault::Unreadable { cause }))?;
+        let bytes = builtin::read(path).map_err(|cause| error(ModelFault::Unreadable { cause }))?;
         let not_onnx = |reason: String| error(ModelFault::NotOnnx { reason });
         if bytes.is_empty() {
             return Err(not_onnx("the file is empty".to_owned()));
         }
         let graph = tract_onnx::onnx()
-            .model_for_read(&mut bytes.as_slice())
+            .model_for_read(&mut &bytes[..])
             .map_err(|err| not_onnx(format!("{err:#}")))?;
         Ok(OnnxModel {
             metadata: metadata_of(&graph),

@@ -5,9 +5,9 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
-use common::{feature_table, fixture_path, run_genred, FIXTURES};
+use common::{feature_table, fixture_path, run_genred, FIXTURES, GENRED};
 use genred::features::csv::split_line;
 
 const GENRE_2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/genre-2.onnx");
@@ -295,4 +295,24 @@ fn a_long_song_is_heard_in_rolling_windows() {
         3,
         "0, 30 and the tail"
     );
+}
+
+#[test]
+fn a_lone_binary_classifies_from_any_directory_with_its_built_in_judge() {
+    // The binary copied alone, run from `/` with no config: no models/ folder anywhere near.
+    let dir = tempfile::tempdir().unwrap();
+    let lone = dir.path().join("genred");
+    std::fs::copy(GENRED, &lone).unwrap();
+    let output = Command::new(&lone)
+        .current_dir("/")
+        .env_remove("GENRED_CONFIG")
+        .args(["classify", "--json"])
+        .arg(fixture_path("blues.00000.wav"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let record: serde_json::Value = serde_json::from_str(stdout(&output).trim()).unwrap();
+    assert_eq!(record["model"], "judge-10", "{record}");
+    assert_eq!(record["genre"], "blues", "{record}");
+    assert_eq!(record["content"], "music", "{record}");
 }

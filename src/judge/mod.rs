@@ -16,6 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::analysis::{self, AnalysisError, Analyzer, EngineSettings, FileAnalyzer};
+use crate::builtin;
 use crate::kinds::GenreModel;
 use crate::onnx;
 use crate::record::{
@@ -77,7 +78,7 @@ impl Judge {
     }
 
     fn load_fused(path: &Path) -> Result<Self, JudgeError> {
-        let bytes = std::fs::read(path).map_err(|cause| JudgeError::Unreadable {
+        let bytes = builtin::read(path).map_err(|cause| JudgeError::Unreadable {
             path: path.to_owned(),
             cause,
         })?;

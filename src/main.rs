@@ -36,6 +36,9 @@ enum Command {
     Devices(cli::devices::Args),
     /// Validate a config file and print the effective configuration.
     CheckConfig(cli::check_config::Args),
+    /// Read the results file: records filtered by genre, source, time, path or confidence,
+    /// as TSV, JSON Lines or an M3U playlist.
+    Results(cli::results::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Embed(args) => cli::embed::run(args),
         Command::Devices(args) => cli::devices::run(args),
         Command::CheckConfig(args) => cli::check_config::run(args),
+        Command::Results(args) => cli::results::run(args),
     };
     match outcome {
         Ok(code) => code,

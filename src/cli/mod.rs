@@ -8,6 +8,7 @@ pub mod devices;
 pub mod embed;
 pub mod evaluate;
 pub mod features;
+pub mod results;
 pub mod run;
 
 use std::collections::BTreeMap;

@@ -32,7 +32,7 @@ use crate::config::{Config, ConfigError};
 use crate::judge::FileJudge;
 use crate::judge::{Judge, JudgeError};
 use crate::record::{display_path, resolve_path, FileIdentity, FileJob};
-use crate::sinks::results::{ResultsError, ResultsFile};
+use crate::sinks::results::{self, ResultsError, ResultsFile};
 use crate::sinks::{Sink, SinkMessage};
 use crate::sources::folder::{DropFolders, FolderError, FolderSettings, FolderWatcher};
 use crate::sources::mic::{self, MicError, StartPolicy};
@@ -241,6 +241,13 @@ impl Services {
         info!(results = %display_path(&results_path), known_files = seen.len(), "results file open");
         let live_view = if config.web.enabled {
             let hub = Arc::new(Hub::new(config.web.max_clients, config.web.recent));
+            match results::recent_records(&results_path, config.web.recent) {
+                Ok(history) => hub.remember(history),
+                Err(err) => warn!(
+                    "{}: cannot read the recent records for the live view: {err}",
+                    display_path(&results_path)
+                ),
+            }
             let about = live_view_about(config, &model, started);
             let view =
                 LiveView::bind(&config.web, Arc::clone(&hub), about).map_err(DaemonError::Web)?;

@@ -226,6 +226,16 @@ fn the_live_view_shows_the_microphone_and_the_drop_folder_as_they_are_written() 
     daemon.stop();
     drop_all(readers, stalled);
     let daemon = home.start_with_flags(&["--web"], &env);
+    // The history survives the restart: the file classified before it is still listed.
+    let (status, recent) = http_get(address, "/api/recent?n=1000");
+    assert_eq!(status, 200);
+    let recent: Vec<Value> = serde_json::from_str(&recent).unwrap();
+    assert!(
+        recent
+            .iter()
+            .any(|record| record["path"] == song.to_str().unwrap() && record["genre"] == genre),
+        "the earlier file's record after the restart: {recent:#?}"
+    );
     daemon.wait_until(
         "the page reconnects after the restart",
         PAGE_DEADLINE,

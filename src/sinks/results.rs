@@ -138,6 +138,42 @@ impl ResultsFile {
     }
 }
 
+/// How far back from its end the results file is read for [`recent_records`]: enough for
+/// the live view's history, without reading a year of microphone records.
+const RECENT_TAIL_BYTES: u64 = 8 << 20;
+
+/// The last `n` whole records of the results file at `path`, oldest first (none when there
+/// is no file yet).
+pub fn recent_records(path: &Path, n: usize) -> io::Result<Vec<Arc<str>>> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let start = file
+        .seek(SeekFrom::End(0))?
+        .saturating_sub(RECENT_TAIL_BYTES);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail)?;
+    let mut lines: Vec<&[u8]> = tail.split(|&byte| byte == b'\n').collect();
+    if start > 0 && !lines.is_empty() {
+        // The first piece may begin inside a line.
+        lines.remove(0);
+    }
+    let mut recent: Vec<Arc<str>> = lines
+        .into_iter()
+        .rev()
+        .filter(|line| {
+            serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line).is_ok()
+        })
+        .filter_map(|line| std::str::from_utf8(line).ok().map(Arc::from))
+        .take(n)
+        .collect();
+    recent.reverse();
+    Ok(recent)
+}
+
 /// The index beside the results file at `results`: `.<name>.index`, hidden, so that a
 /// rotation pattern on the results file's name leaves it alone.
 pub fn index_path(results: &Path) -> PathBuf {
@@ -495,6 +531,21 @@ pub(crate) mod tests {
         let (_, seen) = ResultsFile::open(&path, &running).unwrap();
         assert_eq!(seen.len(), 1);
         assert_eq!(index_path(&path), dir.path().join(".results.jsonl.index"));
+    }
+
+    #[test]
+    fn the_recent_records_are_the_last_whole_ones_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        assert!(recent_records(&path, 5).unwrap().is_empty(), "no file yet");
+        fs::write(
+            &path,
+            "{\"n\":1}\n{\"n\":2}\nnot json\n\n{\"n\":3}\n{\"n\":4",
+        )
+        .unwrap();
+        let recent = recent_records(&path, 2).unwrap();
+        assert_eq!(recent, [Arc::from("{\"n\":2}"), Arc::from("{\"n\":3}")]);
+        assert_eq!(recent_records(&path, 10).unwrap().len(), 3);
     }
 
     #[test]

@@ -119,6 +119,19 @@ impl Hub {
         }
     }
 
+    /// Fills the ring with records written before this start (`lines`, oldest first), so
+    /// that a page opened after a restart shows the history; nothing is sent to clients and
+    /// nothing counts as heard now.
+    pub fn remember(&self, lines: impl IntoIterator<Item = Arc<str>>) {
+        let mut state = self.state();
+        for line in lines {
+            if state.recent.len() == self.recent_capacity {
+                state.recent.pop_front();
+            }
+            state.recent.push_back(line);
+        }
+    }
+
     /// Opens an event stream: the receiver gets every record published from
     /// now on, until the client falls [`CLIENT_BUFFER`] records behind.
     pub fn subscribe(&self) -> Result<mpsc::Receiver<Arc<str>>, SubscribeError> {

@@ -4,15 +4,17 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// genred listens to music and says its genre.
 ///
 /// It classifies audio files (WAV, AIFF, CAF, FLAC, MP3, AAC, M4A, Ogg Vorbis,
-/// Opus, AU) with an ONNX model (by default the musicnn tagger with a ten-genre
-/// head; the seed's models on the 28 librosa features of the GTZAN
-/// "musicfeatures" dataset stay available), either once (`classify`) or continuously as a daemon (`run`)
-/// that watches drop folders and listens to a microphone.
+/// Opus, AU) with ONNX models (by default a judge, built in: musicnn's tags and
+/// CED-Tiny's AudioSet classes fused and calibrated, which also says when it
+/// hears speech, silence or noise; the seed's models on the 28 librosa features
+/// of the GTZAN "musicfeatures" dataset stay available), either once
+/// (`classify`) or continuously as a daemon (`run`) that watches drop folders
+/// and listens to a microphone.
 #[derive(Debug, Parser)]
 #[command(name = "genred", version, propagate_version = true)]
 struct Cli {
@@ -39,6 +41,10 @@ enum Command {
     /// Read the results file: records filtered by genre, source, time, path or confidence,
     /// as TSV, JSON Lines or an M3U playlist.
     Results(cli::results::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(cli::shell::CompletionsArgs),
+    /// Print the man page (roff).
+    Man(cli::shell::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +58,8 @@ fn main() -> ExitCode {
         Command::Devices(args) => cli::devices::run(args),
         Command::CheckConfig(args) => cli::check_config::run(args),
         Command::Results(args) => cli::results::run(args),
+        Command::Completions(args) => cli::shell::completions(args, Cli::command()),
+        Command::Man(args) => cli::shell::man(args, Cli::command()),
     };
     match outcome {
         Ok(code) => code,

@@ -316,3 +316,50 @@ fn a_lone_binary_classifies_from_any_directory_with_its_built_in_judge() {
     assert_eq!(record["genre"], "blues", "{record}");
     assert_eq!(record["content"], "music", "{record}");
 }
+
+#[test]
+fn completions_load_in_bash_and_the_man_page_names_every_command() {
+    let bash = run_genred(&["completions", "bash"]);
+    assert!(bash.status.success(), "{}", stderr(&bash));
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("genred.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    // Sourced by a real bash, the completion is registered for `genred` and completes
+    // the subcommands.
+    let loaded = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; complete -p genred; COMP_WORDS=(genred re); COMP_CWORD=1; \
+             _genred genred re genred; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    let out = stdout(&loaded);
+    assert!(loaded.status.success(), "{}", stderr(&loaded));
+    assert!(
+        out.contains("complete ") && out.contains("-F _genred genred"),
+        "{out}"
+    );
+    assert!(out.lines().any(|line| line == "results"), "{out}");
+    for shell in ["zsh", "fish"] {
+        let generated = run_genred(&["completions", shell]);
+        assert!(generated.status.success(), "{}", stderr(&generated));
+        assert!(stdout(&generated).contains("check-config"), "{shell}");
+    }
+    let man = run_genred(&["man"]);
+    let page = stdout(&man);
+    assert!(
+        man.status.success() && page.contains(".TH genred 1"),
+        "{page}"
+    );
+    for command in [
+        "run",
+        "classify",
+        "results",
+        "check\\-config",
+        "completions",
+    ] {
+        assert!(page.contains(command), "{command} in the man page");
+    }
+}

@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod features;
 pub mod results;
 pub mod run;
+pub mod shell;
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal};

@@ -566,6 +566,11 @@ fn genred_devices_lists_the_test_microphone_as_default() {
         Duration::from_secs(20),
     );
     assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("ALSA lib"),
+        "alsa-lib's own messages are caught, not printed: {stderr}"
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let mut lines = stdout.lines();
     let default_entry = lines

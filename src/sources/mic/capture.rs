@@ -121,6 +121,28 @@ pub struct CpalInput;
 
 impl AudioInput for CpalInput {
     fn open(&mut self, device: &str) -> Result<Capture, CaptureError> {
+        quiet_alsa(|| Self::open_device(device))
+    }
+}
+
+/// Runs `f` with alsa-lib's own messages on this thread caught instead of printed on stderr
+/// (probing a machine's PCMs makes alsa-lib print "ALSA lib … cannot find card" lines that
+/// are no error of genred's and would land in the journal); they go to the debug log.
+fn quiet_alsa<T>(f: impl FnOnce() -> T) -> T {
+    // Each call starts a fresh buffer, so what one scope caught is never kept past the next.
+    let caught = alsa::Output::local_error_handler().ok();
+    let value = f();
+    if let Some(caught) = caught {
+        let messages = caught.borrow().to_string();
+        for line in messages.lines().filter(|line| !line.trim().is_empty()) {
+            tracing::debug!("alsa-lib: {line}");
+        }
+    }
+    value
+}
+
+impl CpalInput {
+    fn open_device(device: &str) -> Result<Capture, CaptureError> {
         let host = cpal::host_from_id(cpal::HostId::Alsa).map_err(CaptureError::Host)?;
         let input = find_input_device(&host, device)?;
         let device_error = |stage: &'static str| {
@@ -355,6 +377,10 @@ pub struct DeviceSupport {
 
 /// Lists the ALSA input devices ("default" first) and what each supports.
 pub fn list_input_devices() -> Result<Vec<InputDeviceInfo>, CaptureError> {
+    quiet_alsa(list_devices)
+}
+
+fn list_devices() -> Result<Vec<InputDeviceInfo>, CaptureError> {
     let host = cpal::host_from_id(cpal::HostId::Alsa).map_err(CaptureError::Host)?;
     let default = host.default_input_device();
     let mut devices: Vec<cpal::Device> = default.iter().cloned().collect();

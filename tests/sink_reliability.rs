@@ -169,6 +169,22 @@ fn a_rotated_results_file_does_not_make_the_daemon_classify_or_copy_again() {
         "no duplicate copies"
     );
     assert!(log.contains("known_files=2"), "{log}");
+    // Log lines people read: the confidence to three digits, the copy's destination.
+    let confidence = log
+        .split("confidence=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default();
+    assert!(
+        confidence.len() == 5 && confidence.parse::<f64>().is_ok(),
+        "{confidence}: {log}"
+    );
+    let copied = format!(
+        "copied path={} to={}",
+        home.path("drop/song.wav").display(),
+        home.path("sorted/classical/song.wav").display()
+    );
+    assert!(log.contains(&copied), "{log}");
 }
 
 /// Sets the soft limit on open files of the running process `pid` (util-linux's prlimit).

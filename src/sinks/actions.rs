@@ -191,6 +191,11 @@ impl Staged {
         Ok(staged)
     }
 
+    /// The file placed.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
     /// Where the file will be once committed.
     pub fn destination(&self) -> &Path {
         &self.destination

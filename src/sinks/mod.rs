@@ -269,7 +269,7 @@ impl Sink {
                 info!(
                     %path,
                     genre = %genre,
-                    confidence = report.confidence,
+                    confidence = %Rounded(report.confidence),
                     windows = report.windows.len(),
                     "classified"
                 );
@@ -309,7 +309,7 @@ impl Sink {
                     device = %heard.device,
                     content = heard.content.map_or("-", Content::name),
                     genre = best.map_or("-", |(genre, _)| genre),
-                    confidence = best.map_or(0.0, |(_, p)| p),
+                    confidence = %Rounded(best.map_or(0.0, |(_, p)| p)),
                     silence = heard.is_silence(),
                     "microphone"
                 );
@@ -444,11 +444,26 @@ fn stale(err: &ActionError) -> Written {
 /// Performs a staged action once its record is written.
 fn commit(staged: Staged) {
     let destination = staged.destination().to_owned();
-    if let Err(err) = staged.commit() {
-        error!(
+    let (file, placement) = (staged.file().to_owned(), staged.placement());
+    let path = display_path(&file);
+    match staged.commit() {
+        Ok(placed) => match placement {
+            Placement::Move => info!(%path, to = %display_path(&placed), "moved"),
+            Placement::Copy => info!(%path, to = %display_path(&placed), "copied"),
+        },
+        Err(err) => error!(
             "{err}; its record says {} but the file stays where it is",
             display_path(&destination)
-        );
+        ),
+    }
+}
+
+/// A probability in a log line: three digits, as people read it.
+struct Rounded(f32);
+
+impl std::fmt::Display for Rounded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.3}", self.0)
     }
 }
 

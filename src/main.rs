@@ -41,6 +41,8 @@ enum Command {
     /// Read the results file: records filtered by genre, source, time, path or confidence,
     /// as TSV, JSON Lines or an M3U playlist.
     Results(cli::results::Args),
+    /// List the models: built in, and found in ./models (or the folders given).
+    Models(cli::models::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(cli::shell::CompletionsArgs),
     /// Print the man page (roff).
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Devices(args) => cli::devices::run(args),
         Command::CheckConfig(args) => cli::check_config::run(args),
         Command::Results(args) => cli::results::run(args),
+        Command::Models(args) => cli::models::run(args),
         Command::Completions(args) => cli::shell::completions(args, Cli::command()),
         Command::Man(args) => cli::shell::man(args, Cli::command()),
     };

@@ -363,3 +363,58 @@ fn completions_load_in_bash_and_the_man_page_names_every_command() {
         assert!(page.contains(command), "{command} in the man page");
     }
 }
+
+#[test]
+fn models_lists_the_built_in_judge_anywhere_and_the_files_found_here() {
+    // Away from the checkout: the built-in judge and its two models.
+    let dir = tempfile::tempdir().unwrap();
+    let away = Command::new(GENRED)
+        .current_dir(dir.path())
+        .arg("models")
+        .output()
+        .unwrap();
+    assert!(away.status.success(), "{}", stderr(&away));
+    let listed = stdout(&away);
+    let rows: Vec<Vec<&str>> = listed
+        .lines()
+        .map(|line| line.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{listed}");
+    let judge = rows
+        .iter()
+        .find(|row| row[1] == "judge-10")
+        .expect("the judge");
+    assert_eq!(judge[0], "built in (models/judge-10.json)");
+    assert!(
+        judge[4].starts_with("10 labels: blues; classical"),
+        "{listed}"
+    );
+    let ced = rows
+        .iter()
+        .find(|row| row[1] == "ced-tiny")
+        .expect("CED-Tiny");
+    assert_eq!(ced[2], "waveform-16k-10s");
+    assert!(ced[4].starts_with("527 labels: "), "{listed}");
+
+    // A folder given: its model files, a file that is no model said so.
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/models/genre-2.onnx"),
+        dir.path().join("pop-or-classical.onnx"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.json"), "{}").unwrap();
+    let found = run_genred(&["models", dir.path().to_str().unwrap()]);
+    let listed = stdout(&found);
+    assert!(
+        listed.lines().any(|line| line.contains(
+            "pop-or-classical\tlibrosa-0.6.1-28\tbaa79be5ea5d\t2 labels: classical; pop"
+        )),
+        "{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|line| line.contains("notes.json\t-\tnot a model: ")),
+        "{listed}"
+    );
+}

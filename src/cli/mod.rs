@@ -8,6 +8,7 @@ pub mod devices;
 pub mod embed;
 pub mod evaluate;
 pub mod features;
+pub mod models;
 pub mod results;
 pub mod run;
 pub mod shell;

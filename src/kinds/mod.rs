@@ -36,6 +36,12 @@ const KINDS: [(&str, Load); 3] = [
 /// before the key existed.
 const UNDECLARED: &str = features28::NAME;
 
+/// The front end a model read as ONNX listens through: the one it declares, or the 28
+/// features for a model from before the key existed.
+pub fn front_end_of(model: &OnnxModel) -> &str {
+    model.front_end().unwrap_or(UNDECLARED)
+}
+
 /// A genre model of any kind genred has. Cheap to clone (the plans are shared).
 #[derive(Clone)]
 pub struct GenreModel(Arc<dyn Analyzable>);
@@ -45,7 +51,7 @@ impl GenreModel {
     /// it for that kind.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
         let onnx = OnnxModel::read(path, Role::Model)?;
-        let declared = onnx.front_end().unwrap_or(UNDECLARED);
+        let declared = front_end_of(&onnx);
         let Some((_, load)) = KINDS.iter().find(|(name, _)| *name == declared) else {
             let fault = ModelFault::BadMetadata {
                 key: FRONT_END_KEY,

@@ -117,6 +117,9 @@ pub struct Sink {
     /// Where versions of files that got no record go back to, to be looked at again (the
     /// folder source): one that changed while it was analysed, or met a passing fault.
     revisits: Option<Sender<FileJob>>,
+    /// The microphone's last window was silence: silence is logged when it starts and ends,
+    /// not every hop.
+    mic_silent: bool,
 }
 
 impl Sink {
@@ -128,6 +131,7 @@ impl Sink {
             retry: None,
             subscriber: None,
             revisits: None,
+            mic_silent: false,
         }
     }
 
@@ -251,7 +255,7 @@ impl Sink {
     }
 
     /// The log line of a result, once, and where its file is to go.
-    fn log_and_plan(&self, message: &SinkMessage) -> Option<Destination> {
+    fn log_and_plan(&mut self, message: &SinkMessage) -> Option<Destination> {
         match message {
             SinkMessage::File {
                 job,
@@ -304,13 +308,19 @@ impl Sink {
                 })
             }
             SinkMessage::Mic(heard) => {
+                let was_silent = std::mem::replace(&mut self.mic_silent, heard.is_silence());
+                if let Some(change) = silence_change(was_silent, heard.is_silence()) {
+                    info!(device = %heard.device, "{change}");
+                }
+                if heard.is_silence() {
+                    return None;
+                }
                 let best = heard.best();
                 info!(
                     device = %heard.device,
                     content = heard.content.map_or("-", Content::name),
                     genre = best.map_or("-", |(genre, _)| genre),
                     confidence = %Rounded(best.map_or(0.0, |(_, p)| p)),
-                    silence = heard.is_silence(),
                     "microphone"
                 );
                 None
@@ -455,6 +465,16 @@ fn commit(staged: Staged) {
             "{err}; its record says {} but the file stays where it is",
             display_path(&destination)
         ),
+    }
+}
+
+/// What a microphone window's silence changes in the log: a line when silence starts and
+/// one when it ends, none for the hops in between.
+fn silence_change(was_silent: bool, silent: bool) -> Option<&'static str> {
+    match (was_silent, silent) {
+        (false, true) => Some("microphone: silence"),
+        (true, false) => Some("microphone: sound again"),
+        _ => None,
     }
 }
 
@@ -852,5 +872,25 @@ mod tests {
         assert!(scene.path("sorted/blues/user's empty.wav").is_file());
         assert!(!scene.path("rejected/x.wav").exists());
         Ok(())
+    }
+
+    #[test]
+    fn silence_is_logged_when_it_starts_and_when_it_ends_not_every_hop() {
+        let hops = [false, true, true, true, false, false, true];
+        let mut was_silent = false;
+        let lines: Vec<&str> = hops
+            .iter()
+            .filter_map(|&silent| {
+                silence_change(std::mem::replace(&mut was_silent, silent), silent)
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "microphone: silence",
+                "microphone: sound again",
+                "microphone: silence"
+            ]
+        );
     }
 }

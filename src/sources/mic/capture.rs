@@ -375,7 +375,11 @@ pub struct DeviceSupport {
     pub channel_counts: BTreeSet<u16>,
 }
 
-/// Lists the ALSA input devices ("default" first) and what each supports.
+/// ALSA's `null` PCM: it takes audio and gives back silence, so it is never worth listening
+/// to and is not offered.
+const DISCARD_DEVICE: &str = "null";
+
+/// Lists the ALSA input devices ("default" first, `null` left out) and what each supports.
 pub fn list_input_devices() -> Result<Vec<InputDeviceInfo>, CaptureError> {
     quiet_alsa(list_devices)
 }
@@ -387,7 +391,8 @@ fn list_devices() -> Result<Vec<InputDeviceInfo>, CaptureError> {
     devices.extend(
         host.input_devices()
             .map_err(CaptureError::Enumerate)?
-            .filter(|device| Some(device) != default.as_ref()),
+            .filter(|device| Some(device) != default.as_ref())
+            .filter(|device| !device.id().is_ok_and(|id| id.id() == DISCARD_DEVICE)),
     );
     Ok(devices
         .iter()

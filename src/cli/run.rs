@@ -112,13 +112,15 @@ fn init_logging(log: &LogConfig) -> anyhow::Result<reload::Handle<EnvFilter, Reg
     Ok(handle)
 }
 
-/// Where symphonia's own log lines are silenced: it logs a probe failure on
-/// every non-audio file at ERROR, while genred's record already says what and where.
-const QUIET_DECODER: &str = "symphonia=off";
+/// The libraries' own chatter, silenced: symphonia logs a probe failure on every non-audio
+/// file at ERROR, while genred's record already says what and where; tract warns at every
+/// start that CED-Tiny's ONNX opset (19) is newer than those it is tested against, while
+/// genred checks that model against onnxruntime's outputs (`tests/ced_model.rs`).
+const QUIET_LIBRARIES: &str = "symphonia=off,tract_onnx=error";
 
 /// `RUST_LOG` when set, else the configured level (validated with the config),
-/// with the decoder's internal chatter off unless asked for.
+/// with the libraries' internal chatter off unless asked for.
 fn env_filter(log: &LogConfig) -> EnvFilter {
     EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{QUIET_DECODER},{}", log.level)))
+        .unwrap_or_else(|_| EnvFilter::new(format!("{QUIET_LIBRARIES},{}", log.level)))
 }

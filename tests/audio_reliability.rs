@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{classify_measured, fixture, fixture_path, Home, BLUES, CLASSICAL, MODEL};
+use common::{classify_measured, file_error, fixture, fixture_path, Home, BLUES, CLASSICAL, MODEL};
 
 const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/testdata");
 const AUDIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/audio");
@@ -32,28 +32,6 @@ fn classify(args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// The one `genred: ...` error line a failed file gets on stderr (exit status 1).
-fn file_error(output: &Output) -> String {
-    let stderr = text(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "stdout: {}\nstderr: {stderr}",
-        text(&output.stdout)
-    );
-    assert!(
-        output.stdout.is_empty(),
-        "no verdict: {}",
-        text(&output.stdout)
-    );
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|line| line.starts_with("genred: "))
-        .collect();
-    assert_eq!(lines.len(), 1, "one error line: {stderr}");
-    lines[0].to_owned()
 }
 
 fn str_arg(path: &Path) -> &str {

@@ -188,16 +188,7 @@ fn max_difference(a: &BTreeMap<String, f64>, b: &BTreeMap<String, f64>) -> f64 {
 
 /// The one `genred: ...` error line `classify` gives a file it refuses (exit status 1).
 fn refusal(path: &Path) -> String {
-    let output = classify(path);
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter(|line| line.starts_with("genred: "))
-        .collect();
-    assert_eq!(lines.len(), 1, "one error line: {stderr}");
-    lines[0].to_owned()
+    file_error(&classify(path))
 }
 
 #[test]

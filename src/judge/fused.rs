@@ -151,6 +151,12 @@ impl Fusion {
         }
     }
 
+    /// The calibrated genre probabilities of `genre` (the genre model's judgement, with tags)
+    /// and `hearing` (the sound-event model's scores) together, without the gate or styles.
+    pub fn probabilities(&self, genre: &Judgement, hearing: &Probabilities) -> Probabilities {
+        self.fuse(genre, &Self::scores(hearing))
+    }
+
     /// What the sound-event model's `hearing` scores say the audio holds, with the four
     /// scores the gate read.
     pub fn hear(&self, hearing: &Probabilities) -> (Content, Probabilities) {

@@ -172,13 +172,7 @@ impl Judge {
     /// same stretch (`heard`: its scores, in its label order): the calibrated genre
     /// probabilities a file would get. `None` for a model judging alone.
     pub fn fuse(&self, genre: &Judgement, heard: &Probabilities) -> Option<Probabilities> {
-        let fused = self.fused.as_ref()?;
-        Some(
-            fused
-                .fusion
-                .conclude(genre, heard, self.min_confidence)
-                .probabilities,
-        )
+        Some(self.fused.as_ref()?.fusion.probabilities(genre, heard))
     }
 
     /// Judges files one at a time under `windows` (one per worker thread).

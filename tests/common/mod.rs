@@ -686,3 +686,25 @@ pub fn classify_measured(model: &str, path: &Path) -> (Output, u64) {
         .unwrap_or_else(|| panic!("no peak RSS from GNU time for {}", path.display()));
     (output, peak)
 }
+
+/// The one `genred: ...` error line a failed file gets on stderr (exit status 1).
+pub fn file_error(output: &Output) -> String {
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stdout: {}\nstderr: {stderr}",
+        text(&output.stdout)
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "no verdict: {}",
+        text(&output.stdout)
+    );
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("genred: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line: {stderr}");
+    lines[0].to_owned()
+}
